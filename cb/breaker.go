@@ -1,0 +1,144 @@
+package cb
+
+import (
+	"time"
+
+	"go.uber.org/atomic"
+
+	"github.com/tripswitch/tripswitch/cb/internal/clock"
+	"github.com/tripswitch/tripswitch/cb/internal/ring"
+)
+
+// Breaker is a circuit breaker for calls returning a T. Make one with New
+// per dependency and share it: every method is safe for concurrent use,
+// and none of Execute, ExecuteContext, Allow or Permit.Done takes a lock or
+// allocates. The zero Breaker is not usable.
+type Breaker[T any] struct {
+	// w is the state word (see word). It is read on every call and written
+	// only on transitions and probe permits.
+	w atomic.Uint64
+	_ [120]byte
+	// consecutive counts failures in a row; successes reset it only when it
+	// is not already zero, so a healthy stream never writes it.
+	consecutive atomic.Uint64
+	_           [120]byte
+	// succMark is the lifetime success count at the last failure or clear:
+	// ConsecutiveSuccesses is the lifetime count minus it.
+	succMark atomic.Uint64
+	meta     meta
+
+	name       string
+	s          settings
+	clock      Clock
+	coarse     *CoarseClock // Clock, when it is one, called without an interface
+	sums       *ring.Stripes
+	tw         *ring.TimeWindow
+	cw         *ring.CountWindow
+	classifier func(T, error) Outcome
+	openErr    *OpenError
+	probeErr   *OpenError
+}
+
+// Option configures a Breaker[T] beyond Config, for what depends on T.
+type Option[T any] func(*Breaker[T])
+
+// WithClassifier lets the result decide the outcome: f alone classifies
+// every call (IsFailure and IsIgnored are not asked), so a call returning a
+// nil error can still fail. A Rejected (or unknown) Outcome from f counts
+// as Failure. f must be safe for concurrent use.
+func WithClassifier[T any](f func(T, error) Outcome) Option[T] {
+	return func(b *Breaker[T]) { b.classifier = f }
+}
+
+// New returns a closed breaker named name with the policy cfg. Every fault
+// of cfg is reported, each naming the field and the value, in an error that
+// matches ErrInvalidConfig.
+func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error) {
+	s, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	b := &Breaker[T]{
+		name:     name,
+		s:        s,
+		clock:    cfg.Clock,
+		sums:     ring.NewStripes(),
+		openErr:  &OpenError{Name: name, State: Open},
+		probeErr: &OpenError{Name: name, State: HalfOpen},
+	}
+	if c, ok := cfg.Clock.(*CoarseClock); ok {
+		b.coarse = c
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(b)
+		}
+	}
+	now := b.now()
+	if s.windowCalls > 0 {
+		b.cw = ring.NewCountWindow(b.sums, s.windowCalls)
+	} else {
+		b.tw = ring.NewTimeWindow(b.sums, s.width, s.buckets, now)
+	}
+	b.meta.since.Store(int64(now))
+	return b, nil
+}
+
+// MustNew is New for configs known to be valid, such as literals and
+// presets; it panics with New's error otherwise.
+func MustNew[T any](name string, cfg Config, opts ...Option[T]) *Breaker[T] {
+	b, err := New[T](name, cfg, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Name returns the name the breaker was made with.
+func (b *Breaker[T]) Name() string { return b.name }
+
+// now reads the configured clock; the real clock and a CoarseClock are
+// called directly so the compiler can inline them.
+func (b *Breaker[T]) now() time.Duration {
+	if b.coarse != nil {
+		return b.coarse.Now()
+	}
+	if b.clock != nil {
+		return b.clock.Now()
+	}
+	return clock.Now()
+}
+
+func (b *Breaker[T]) load() word { return word(b.w.Load()) }
+
+func (b *Breaker[T]) cas(old, next word) bool {
+	return b.w.CompareAndSwap(uint64(old), uint64(next))
+}
+
+// record counts an outcome of kind k ending at now in the window.
+func (b *Breaker[T]) record(now time.Duration, k ring.Kind) {
+	if b.tw != nil {
+		b.tw.Record(now, k)
+	} else {
+		b.cw.Record(k)
+	}
+}
+
+// window returns the window's counts and the lifetime sums as of now.
+func (b *Breaker[T]) window(now time.Duration) (window, sums ring.Counts) {
+	if b.tw != nil {
+		return b.tw.Snapshot(now)
+	}
+	return b.cw.Snapshot()
+}
+
+// clearWindow empties the window and the streaks, as closing does.
+func (b *Breaker[T]) clearWindow(now time.Duration) {
+	if b.tw != nil {
+		b.tw.Clear(now)
+	} else {
+		b.cw.Clear()
+	}
+	b.consecutive.Store(0)
+	b.succMark.Store(b.sums.Sum().Successes())
+}

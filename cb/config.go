@@ -1,0 +1,240 @@
+package cb
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Off disables ConsecutiveFailures, FailureRateThreshold or SlowCallDuration
+// (and, with the last, slow-call tracking and the slow-call rate).
+const Off = -1
+
+// Defaults of the zero fields of a Config.
+const (
+	DefaultWindow                = 10 * time.Second
+	DefaultBuckets               = 10
+	DefaultMinimumCalls          = 10
+	DefaultFailureRateThreshold  = 0.5
+	DefaultConsecutiveFailures   = 5
+	DefaultSlowCallDuration      = 5 * time.Second
+	DefaultSlowCallRateThreshold = 0.5
+	DefaultOpenTimeout           = 60 * time.Second
+	DefaultSuccessThreshold      = 3
+)
+
+// Limits past which New rejects a Config.
+const (
+	// MinBucketWidth is the narrowest bucket of a time window.
+	MinBucketWidth = time.Millisecond
+	// MaxBuckets bounds the snapshots a time window keeps.
+	MaxBuckets = 4096
+	// MaxWindowCalls bounds a count window: each failure scans it.
+	MaxWindowCalls = 1 << 16
+	// MaxHalfOpenCalls is the most probe permits an episode can have: the
+	// permits share the breaker's one atomic state word.
+	MaxHalfOpenCalls = 255
+)
+
+// Config is a breaker's policy. The zero value is valid and means every
+// documented default; New validates the whole of it.
+type Config struct {
+	// Window is the span of the sliding time window (default 10s), cut
+	// into Buckets buckets (default 10) of Window/Buckets each, at least
+	// 1ms. An outcome counts while its bucket is one of the newest
+	// Buckets, so the window spans between Window-width and Window.
+	Window  time.Duration
+	Buckets int
+	// WindowCalls > 0 counts the last WindowCalls outcomes instead of a
+	// time window (then Window and Buckets must be zero).
+	WindowCalls int
+	// MinimumCalls is how many outcomes the window must hold before either
+	// rate can trip the breaker (default 10).
+	MinimumCalls int
+	// FailureRateThreshold in (0,1] trips when failures/calls reaches it
+	// (default 0.5); Off disables it.
+	FailureRateThreshold float64
+	// ConsecutiveFailures trips on that many failures in a row (default
+	// 5); Off disables it.
+	ConsecutiveFailures int
+	// SlowCallDuration: a call running longer is slow (default 5s); Off
+	// disables slow-call tracking.
+	SlowCallDuration time.Duration
+	// SlowCallRateThreshold in (0,1] trips when slow calls/calls reaches it
+	// (default 0.5).
+	SlowCallRateThreshold float64
+	// OpenTimeout is how long the breaker stays open before probing
+	// (default 60s).
+	OpenTimeout time.Duration
+	// MaxOpenTimeout > 0 doubles the open time after each failed
+	// half-open episode, up to this cap; 0 keeps OpenTimeout.
+	MaxOpenTimeout time.Duration
+	// SuccessThreshold is how many probe successes close the breaker
+	// (default 3).
+	SuccessThreshold int
+	// HalfOpenMaxCalls is how many probe permits one half-open episode
+	// hands out (default SuccessThreshold; at most 255).
+	HalfOpenMaxCalls int
+	// HalfOpenTimeout restarts a half-open episode still undecided this
+	// long after it began (default OpenTimeout).
+	HalfOpenTimeout time.Duration
+	// IsFailure says whether a non-ignored error is a failure (default:
+	// err != nil). Errors it rejects count as successes.
+	IsFailure func(error) bool
+	// IsIgnored says whether an error is not counted at all (default:
+	// errors.Is(err, context.Canceled)). It is asked before IsFailure.
+	IsIgnored func(error) bool
+	// OnStateChange is called once per state change, synchronously, by the
+	// goroutine that made it, never under a lock. Keep it short; a panic
+	// in it is recovered.
+	OnStateChange func(Transition)
+	// Clock supplies readings; nil means the real monotonic clock. Use
+	// cbtest.Clock in tests and a CoarseClock on hot paths.
+	Clock Clock
+}
+
+// settings is a Config with its defaults applied, in the forms the hot path
+// uses.
+type settings struct {
+	width, window      time.Duration
+	buckets            int
+	windowCalls        int
+	minCalls           uint64
+	failRate           float64 // < 0: off
+	consecutive        uint64  // 0: off
+	slowDur            time.Duration
+	slowOn             bool
+	slowRate           float64
+	openTimeout        time.Duration
+	maxOpenTimeout     time.Duration
+	successThreshold   uint64
+	halfOpenMaxCalls   uint64
+	halfOpenTimeout    time.Duration
+	isFailure          func(error) bool
+	isIgnored          func(error) bool
+	defaultClassifiers bool
+	onStateChange      func(Transition)
+}
+
+func defaultIsFailure(err error) bool { return err != nil }
+
+func defaultIsIgnored(err error) bool { return errors.Is(err, context.Canceled) }
+
+// resolve validates c and applies its defaults. Every fault is reported,
+// each as a *ConfigError.
+func (c Config) resolve() (settings, error) {
+	var errs []error
+	bad := func(field string, value any, reason string) {
+		errs = append(errs, &ConfigError{Field: field, Value: value, Reason: reason})
+	}
+	negative := func(field string, v int64) {
+		if v < 0 {
+			bad(field, v, "must not be negative")
+		}
+	}
+	rate := func(field string, v float64, offOK bool) {
+		if v == 0 || (offOK && v == Off) {
+			return
+		}
+		if math.IsNaN(v) || v < 0 || v > 1 {
+			reason := "must be in (0,1]"
+			if offOK {
+				reason += " or Off"
+			}
+			bad(field, v, reason)
+		}
+	}
+	negative("Window", int64(c.Window))
+	negative("Buckets", int64(c.Buckets))
+	negative("WindowCalls", int64(c.WindowCalls))
+	negative("MinimumCalls", int64(c.MinimumCalls))
+	rate("FailureRateThreshold", c.FailureRateThreshold, true)
+	if c.ConsecutiveFailures != Off {
+		negative("ConsecutiveFailures", int64(c.ConsecutiveFailures))
+	}
+	if c.SlowCallDuration != Off {
+		negative("SlowCallDuration", int64(c.SlowCallDuration))
+	}
+	rate("SlowCallRateThreshold", c.SlowCallRateThreshold, false)
+	negative("OpenTimeout", int64(c.OpenTimeout))
+	negative("MaxOpenTimeout", int64(c.MaxOpenTimeout))
+	negative("SuccessThreshold", int64(c.SuccessThreshold))
+	negative("HalfOpenMaxCalls", int64(c.HalfOpenMaxCalls))
+	negative("HalfOpenTimeout", int64(c.HalfOpenTimeout))
+
+	s := settings{
+		window:           orDefault(c.Window, DefaultWindow),
+		buckets:          orDefault(c.Buckets, DefaultBuckets),
+		windowCalls:      c.WindowCalls,
+		minCalls:         uint64(orDefault(c.MinimumCalls, DefaultMinimumCalls)),
+		failRate:         orDefault(c.FailureRateThreshold, DefaultFailureRateThreshold),
+		slowDur:          orDefault(c.SlowCallDuration, DefaultSlowCallDuration),
+		slowRate:         orDefault(c.SlowCallRateThreshold, DefaultSlowCallRateThreshold),
+		openTimeout:      orDefault(c.OpenTimeout, DefaultOpenTimeout),
+		maxOpenTimeout:   c.MaxOpenTimeout,
+		successThreshold: uint64(orDefault(c.SuccessThreshold, DefaultSuccessThreshold)),
+		isFailure:        c.IsFailure,
+		isIgnored:        c.IsIgnored,
+		onStateChange:    c.OnStateChange,
+	}
+	if c.ConsecutiveFailures != Off {
+		s.consecutive = uint64(orDefault(c.ConsecutiveFailures, DefaultConsecutiveFailures))
+	}
+	s.slowOn = c.SlowCallDuration != Off
+	s.halfOpenMaxCalls = uint64(orDefault(c.HalfOpenMaxCalls, int(s.successThreshold)))
+	s.halfOpenTimeout = orDefault(c.HalfOpenTimeout, s.openTimeout)
+	if s.isFailure == nil {
+		s.isFailure = defaultIsFailure
+	}
+	if s.isIgnored == nil {
+		s.isIgnored = defaultIsIgnored
+	}
+	s.defaultClassifiers = c.IsFailure == nil && c.IsIgnored == nil
+
+	if c.WindowCalls > 0 {
+		if c.Window != 0 {
+			bad("Window", c.Window, "must be zero when WindowCalls is set (a window counts time or calls, not both)")
+		}
+		if c.Buckets != 0 {
+			bad("Buckets", c.Buckets, "must be zero when WindowCalls is set (a count window has no buckets)")
+		}
+		if c.WindowCalls > MaxWindowCalls {
+			bad("WindowCalls", c.WindowCalls, "must be at most 65536 (each failure scans the window)")
+		}
+		if c.MinimumCalls >= 0 && uint64(c.WindowCalls) < s.minCalls {
+			bad("WindowCalls", c.WindowCalls, "must be at least MinimumCalls ("+itoa(s.minCalls)+"), or the rates could never trip")
+		}
+		s.window, s.buckets = 0, 0
+	} else if c.Window >= 0 && c.Buckets >= 0 {
+		if s.buckets > MaxBuckets {
+			bad("Buckets", s.buckets, "must be at most 4096")
+		} else if s.width = s.window / time.Duration(s.buckets); s.width < MinBucketWidth {
+			bad("Window", s.window, "gives buckets of "+s.width.String()+" with "+itoa(uint64(s.buckets))+" buckets; a bucket must be at least 1ms")
+		}
+	}
+	if c.HalfOpenMaxCalls >= 0 && c.SuccessThreshold >= 0 {
+		if s.halfOpenMaxCalls < s.successThreshold {
+			bad("HalfOpenMaxCalls", s.halfOpenMaxCalls, "must be at least SuccessThreshold ("+itoa(s.successThreshold)+"), or a half-open breaker could never close")
+		} else if s.halfOpenMaxCalls > MaxHalfOpenCalls {
+			bad("HalfOpenMaxCalls", s.halfOpenMaxCalls, "must be at most 255")
+		}
+	}
+	if c.MaxOpenTimeout > 0 && c.OpenTimeout >= 0 && s.maxOpenTimeout < s.openTimeout {
+		bad("MaxOpenTimeout", s.maxOpenTimeout, "must be at least OpenTimeout ("+s.openTimeout.String()+")")
+	}
+	if len(errs) > 0 {
+		return settings{}, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func orDefault[N int | float64 | time.Duration](v, def N) N {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

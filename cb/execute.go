@@ -1,0 +1,253 @@
+package cb
+
+import (
+	"context"
+	"time"
+
+	"github.com/tripswitch/tripswitch/cb/internal/ring"
+)
+
+// ticket is an admitted call: the generation and state that admitted it
+// and the reading it started at.
+type ticket struct {
+	gen   uint64
+	state State
+	start time.Duration
+}
+
+// Execute runs fn if the breaker admits it and counts its outcome. It
+// returns fn's value (the zero T when rejected) and the CallResult. A panic
+// in fn is counted as a failure and continues with the same value.
+func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
+	t, ok := b.admit()
+	if !ok {
+		b.reject(&r, t)
+		return v, r
+	}
+	b.run(t, fn, nil, &v, &r)
+	return v, r
+}
+
+// ExecuteContext is Execute for context-aware calls. A ctx already done is
+// refused before admission: fn does not run, no permit is taken, and the
+// result is Ignored with Err = ctx.Err() (counted in TotalIgnored).
+// Cancellation seen by fn is ignored by default (Config.IsIgnored), while a
+// deadline exceeded counts as a failure.
+func (b *Breaker[T]) ExecuteContext(ctx context.Context, fn func(context.Context) (T, error)) (v T, r CallResult[T]) {
+	if err := ctx.Err(); err != nil {
+		r.Err, r.Outcome, r.State = err, Ignored, b.load().state()
+		b.sums.AddTally(ring.Ignored)
+		return v, r
+	}
+	t, ok := b.admit()
+	if !ok {
+		b.reject(&r, t)
+		return v, r
+	}
+	b.run(t, nil, func() (T, error) { return fn(ctx) }, &v, &r)
+	return v, r
+}
+
+// run calls fn (or fnc) under ticket t and writes the results through v
+// and r. A panic skips the normal return, so the deferred check sees done
+// false and counts a failure without recovering: the panic goes on
+// unchanged.
+//
+// Why pointers: (T, CallResult[T]) is too wide for registers, so results
+// travel through memory, and a caller that loads them 16 bytes at a time
+// stalls on every field stored one by one just before (a failed store
+// forward, which cost more than the whole hot path on the benchmark
+// machines). finish therefore stores every field before the atomic add
+// that records the outcome; that locked add drains the store buffer, so
+// the caller's loads find the fields in cache.
+func (b *Breaker[T]) run(t ticket, fn, fnc func() (T, error), v *T, r *CallResult[T]) {
+	done := false
+	defer func() {
+		if !done {
+			var zero T
+			b.finish(t, zero, nil, true, v, r)
+		}
+	}()
+	if fn == nil {
+		fn = fnc
+	}
+	val, err := fn()
+	done = true
+	b.finish(t, val, err, false, v, r)
+}
+
+// admit decides whether a call may run now. A closed breaker admits without
+// reading the clock for the decision.
+func (b *Breaker[T]) admit() (ticket, bool) {
+	w := b.load()
+	if w.state() == Closed {
+		return ticket{gen: w.gen(), state: Closed, start: b.now()}, true
+	}
+	return b.admitSlow(b.now())
+}
+
+// admitSlow admits in Open (after its timeout) and HalfOpen. A refusal
+// returns ok false with the ticket's start set to the retry delay.
+func (b *Breaker[T]) admitSlow(now time.Duration) (ticket, bool) {
+	for {
+		w := b.current(now)
+		switch {
+		case w.state() == Closed:
+			return ticket{gen: w.gen(), state: Closed, start: now}, true
+		case w.state() == Open:
+			return ticket{gen: w.gen(), state: Open, start: b.retryAfter(w, now)}, false
+		case w.issued() >= b.s.halfOpenMaxCalls:
+			return ticket{gen: w.gen(), state: HalfOpen}, false
+		case b.cas(w, w.withIssued(w.issued()+1)):
+			return ticket{gen: w.gen(), state: HalfOpen, start: now}, true
+		}
+	}
+}
+
+// reject fills r for a call refused under t (see admitSlow) and counts the
+// rejection, after the stores (see run).
+func (b *Breaker[T]) reject(r *CallResult[T], t ticket) {
+	r.Outcome, r.State, r.Err, r.RetryAfter = Rejected, t.state, b.rejectErr(t), t.start
+	b.sums.AddTally(ring.Rejected)
+}
+
+// rejectErr is the preallocated error of a call refused under t.
+func (b *Breaker[T]) rejectErr(t ticket) error {
+	if t.state == HalfOpen {
+		return b.probeErr
+	}
+	return b.openErr
+}
+
+// classify turns fn's result into Success, Failure or Ignored.
+func (b *Breaker[T]) classify(v T, err error) Outcome {
+	if b.classifier != nil {
+		if o := b.classifier(v, err); o <= Ignored {
+			return o
+		}
+		return Failure
+	}
+	switch {
+	case err == nil && b.s.defaultClassifiers:
+		return Success
+	case b.s.isIgnored(err):
+		return Ignored
+	case b.s.isFailure(err):
+		return Failure
+	}
+	return Success
+}
+
+// finish measures and counts a call admitted under t, writing its results
+// through v and r before the add that records it (see run).
+func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *CallResult[T]) {
+	end := b.now()
+	d := end - t.start
+	slow := b.s.slowOn && d > b.s.slowDur
+	o := Failure
+	if !panicked {
+		o = b.classify(val, err)
+	}
+	*v = val
+	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.Slow = val, err, o, t.state, d, slow
+	if t.state == HalfOpen {
+		r.Stale = b.countProbe(t, o, slow, end)
+		return
+	}
+	w := b.load()
+	r.Stale = w.gen() != t.gen
+	b.count(w, r.Stale, o, slow, end)
+}
+
+// count applies the outcome of a call admitted while closed, now that w
+// says whether it is stale.
+func (b *Breaker[T]) count(w word, stale bool, o Outcome, slow bool, now time.Duration) {
+	switch {
+	case stale:
+		b.sums.AddTally(ring.Stale)
+		return
+	case o == Ignored:
+		b.sums.AddTally(ring.Ignored)
+		return
+	}
+	b.record(now, ring.KindOf(o == Failure, slow))
+	if o == Success {
+		if b.consecutive.Load() != 0 {
+			b.consecutive.Store(0)
+		}
+		if slow {
+			c, _ := b.window(now)
+			b.evaluate(w, now, c)
+		}
+		return
+	}
+	n := b.consecutive.Inc()
+	c, sums := b.window(now)
+	b.succMark.Store(sums.Successes())
+	if b.s.consecutive != 0 && n >= b.s.consecutive {
+		b.trip(w, now, "consecutive failures")
+		return
+	}
+	b.evaluate(w, now, c)
+}
+
+// evaluate trips a closed breaker whose window holds at least MinimumCalls
+// and whose failure or slow-call rate has reached its threshold. It runs
+// only after a failure or a slow call: a fast success cannot raise a rate.
+func (b *Breaker[T]) evaluate(w word, now time.Duration, c ring.Counts) {
+	calls := c.Calls()
+	if calls < b.s.minCalls || calls == 0 {
+		return
+	}
+	switch {
+	case b.s.failRate > 0 && float64(c.Failures())/float64(calls) >= b.s.failRate:
+		b.trip(w, now, "failure rate")
+	case b.s.slowOn && float64(c.Slow())/float64(calls) >= b.s.slowRate:
+		b.trip(w, now, "slow-call rate")
+	}
+}
+
+// countProbe applies the outcome of a half-open probe with one CAS on the
+// state word, which also decides whether it is stale.
+func (b *Breaker[T]) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
+	for {
+		w := b.load()
+		if w.gen() != t.gen {
+			b.sums.AddTally(ring.Stale)
+			return true
+		}
+		switch o {
+		case Ignored:
+			if b.cas(w, w.withIssued(w.issued()-1)) {
+				b.sums.AddTally(ring.Ignored)
+				return false
+			}
+		case Failure:
+			next := w.next(Open, false, b.backoff(w.level()))
+			if b.cas(w, next) {
+				b.record(now, ring.KindOf(true, slow))
+				b.consecutive.Inc()
+				b.succMark.Store(b.sums.Sum().Successes())
+
+				b.transitioned(w, next, now, "probe failed")
+				return false
+			}
+		default:
+			if s := w.succ() + 1; s >= b.s.successThreshold {
+				next := w.next(Closed, false, 0)
+				if b.cas(w, next) {
+					b.record(now, ring.KindOf(false, slow))
+					b.clearWindow(now)
+					b.transitioned(w, next, now, "probes succeeded")
+					return false
+				}
+			} else if b.cas(w, w.withSucc(s)) {
+				b.record(now, ring.KindOf(false, slow))
+				if b.consecutive.Load() != 0 {
+					b.consecutive.Store(0)
+				}
+				return false
+			}
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package ring
+
+import "go.uber.org/atomic"
+
+// CountWindow counts the newest N counted outcomes. Every record takes a
+// number from one shared counter, so unlike TimeWindow it does not scale
+// with cores; its reads scan all N slots (done only on the failure path).
+type CountWindow struct {
+	seq   atomic.Uint64 // numbers handed out; outcome i (from 1) owns slot (i-1) mod N
+	_     [cacheLine - 8]byte
+	floor atomic.Uint64 // numbers at or below it were cleared
+	n     uint64
+	slots []atomic.Uint64 // number<<2 | Kind of the newest outcome stamped there; 0: none
+	sums  *Stripes
+}
+
+// NewCountWindow returns an empty window of the newest n outcomes over
+// sums. It panics on n below 1: the breaker validates its config first.
+func NewCountWindow(sums *Stripes, n int) *CountWindow {
+	if n <= 0 {
+		panic("ring: NewCountWindow needs a positive size")
+	}
+	return &CountWindow{n: uint64(n), slots: make([]atomic.Uint64, n), sums: sums}
+}
+
+// Record counts one outcome of kind k.
+func (w *CountWindow) Record(k Kind) {
+	i := w.seq.Inc()
+	s := &w.slots[(i-1)%w.n]
+	for {
+		old := s.Load()
+		if old>>2 >= i {
+			// A newer outcome has its slot already: this one was pushed
+			// out of the window while its goroutine was descheduled.
+			break
+		}
+		if s.CompareAndSwap(old, i<<2|uint64(k)) {
+			break
+		}
+	}
+	w.sums.Add(k)
+}
+
+// Counts returns the kinds of the newest N outcomes, less those cleared.
+// An outcome numbered but not yet stamped is not counted yet.
+func (w *CountWindow) Counts() Counts {
+	hi := w.seq.Load()
+	lo := w.floor.Load()
+	if hi > w.n {
+		lo = max(lo, hi-w.n)
+	}
+	var c Counts
+	for i := range w.slots {
+		v := w.slots[i].Load()
+		if num := v >> 2; num > lo && num <= hi {
+			c[v&3]++
+		}
+	}
+	return c
+}
+
+// Snapshot returns Counts() and the cumulative sums.
+func (w *CountWindow) Snapshot() (window, sums Counts) { return w.Counts(), w.sums.Sum() }
+
+// Clear empties the window: outcomes numbered so far no longer count.
+func (w *CountWindow) Clear() {
+	hi := w.seq.Load()
+	for {
+		lo := w.floor.Load()
+		if lo >= hi || w.floor.CompareAndSwap(lo, hi) {
+			return
+		}
+	}
+}
+
+// Totals returns the cumulative counts since the window was made.
+func (w *CountWindow) Totals() Counts { return w.sums.Sum() }

@@ -1,0 +1,52 @@
+// Package ring holds the lock-free outcome windows a breaker trips on.
+//
+// # Model
+//
+// Every counted outcome is one of four kinds (fast or slow, success or
+// failure), so recording one is a single atomic add and a pair such as
+// (calls, failures) is never half-updated by one outcome. The adds go to
+// cumulative, striped counters (Stripes): one padded cache line per stripe,
+// chosen by the calling goroutine's stack address, so goroutines on
+// different cores rarely write the same line and nothing is ever reset,
+// which is what makes lost updates impossible.
+//
+// A window is then a difference of cumulative sums:
+//
+//   - TimeWindow keeps, for each of its newest buckets, a snapshot of the
+//     sums taken when the bucket began. Its counts are the current sums
+//     minus the snapshot of the oldest bucket still in the window. Moving
+//     to a new bucket (rotation) is claimed with one CAS on the next
+//     boundary, costs one pass over the stripes, and happens once per
+//     bucket width, not per call; an idle gap of any length is one
+//     rotation that writes at most Buckets snapshots.
+//   - CountWindow numbers every outcome with one shared atomic add and
+//     stamps the outcome into slot number mod N; its counts are the
+//     stamped slots among the newest N numbers.
+//
+// Clear empties a window without touching the cumulative sums, so the
+// lifetime totals survive it.
+//
+// # Attribution
+//
+// An outcome belongs to the bucket that is current when its add lands.
+// A goroutine that finds a rotation due performs it before adding, so with
+// one goroutine (and in every fake-clock test) each outcome lands in the
+// bucket of the reading it was recorded with. Under concurrency an add
+// racing a rotation lands on one side of the new snapshot or the other,
+// never on both and never nowhere: it is counted exactly once, in a bucket
+// at most one older than its reading (goroutines that find another
+// goroutine rotating add without waiting), or in a newer one when its
+// goroutine was descheduled between reading the clock and adding.
+//
+// # Consistency
+//
+// Readers see, per stripe, all four kinds at one instant: the rarely
+// written kinds are read before and after the often written one and the
+// read is retried when they moved. Different stripes are read one after
+// another, a few nanoseconds apart. Snapshots of bucket starts are read
+// under a sequence counter, so a reader never mixes two snapshots.
+//
+// Readings of the clock are signed nanoseconds and may be negative (the
+// real clock inside a testing/synctest bubble is); bucket numbers use
+// floor division so negative readings are bucketed like positive ones.
+package ring

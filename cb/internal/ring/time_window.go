@@ -1,0 +1,177 @@
+package ring
+
+import (
+	"math"
+	"runtime"
+	"time"
+
+	"go.uber.org/atomic"
+)
+
+// rotating is stored in next while a goroutine rewrites the snapshots; no
+// reading reaches it, so every other writer takes the fast path meanwhile.
+const rotating = math.MaxInt64
+
+// TimeWindow counts the outcomes of the newest Buckets buckets of a fixed
+// width: with width w and B buckets it spans between (B-1)*w and B*w.
+type TimeWindow struct {
+	// next is the reading at which the next bucket begins (or rotating).
+	// It is read on every record and written once per bucket width.
+	next atomic.Int64
+	_    [cacheLine - 8]byte
+
+	latest  atomic.Int64 // bucket number of the newest snapshot
+	width   int64        // nanoseconds, > 0
+	buckets int64
+	snaps   []snapshot // snaps[b mod buckets] is the start of bucket b
+	sums    *Stripes
+}
+
+// snapshot is the cumulative sum at the start of one bucket, written under
+// a sequence counter (odd while being written) by the one goroutine that
+// owns the rotation.
+type snapshot struct {
+	seq    atomic.Uint64
+	bucket atomic.Int64
+	sums   [numKinds]atomic.Uint64
+}
+
+// NewTimeWindow returns an empty window of buckets buckets of width width
+// over sums, as of the reading now. It panics on a width or a bucket count
+// below 1: the breaker validates its config first.
+func NewTimeWindow(sums *Stripes, width time.Duration, buckets int, now time.Duration) *TimeWindow {
+	if width <= 0 || buckets <= 0 {
+		panic("ring: NewTimeWindow needs a positive width and bucket count")
+	}
+	w := &TimeWindow{width: int64(width), buckets: int64(buckets), snaps: make([]snapshot, buckets), sums: sums}
+	w.restart(w.bucketOf(now), sums.Sum())
+	return w
+}
+
+// bucketOf returns the bucket number of a reading, rounding down, so that
+// negative readings are bucketed like positive ones.
+func (w *TimeWindow) bucketOf(now time.Duration) int64 {
+	b := int64(now) / w.width
+	if int64(now)%w.width < 0 {
+		b--
+	}
+	return b
+}
+
+// Record counts one outcome of kind k that ended at the reading now.
+func (w *TimeWindow) Record(now time.Duration, k Kind) {
+	if int64(now) >= w.next.Load() {
+		w.rotate(now)
+	}
+	w.sums.Add(k)
+}
+
+// rotate starts the bucket of now, if no other goroutine is doing so or has
+// done it. Buckets skipped by an idle gap start with the same sums: nothing
+// was recorded in them.
+func (w *TimeWindow) rotate(now time.Duration) {
+	n := w.next.Load()
+	if int64(now) < n || !w.next.CompareAndSwap(n, rotating) {
+		return
+	}
+	b := w.bucketOf(now)
+	from := max(w.latest.Load()+1, b-w.buckets+1)
+	sums := w.sums.Sum()
+	for i := from; i <= b; i++ {
+		w.write(i, sums)
+	}
+	w.latest.Store(b)
+	w.next.Store((b + 1) * w.width)
+}
+
+// Clear empties the window as of the reading now: later counts include only
+// outcomes recorded after it. The cumulative sums are kept.
+func (w *TimeWindow) Clear(now time.Duration) {
+	for {
+		n := w.next.Load()
+		if n != rotating && w.next.CompareAndSwap(n, rotating) {
+			break
+		}
+		runtime.Gosched() // a rotation is rewriting snapshots: a few stores
+	}
+	w.restart(max(w.bucketOf(now), w.latest.Load()), w.sums.Sum())
+}
+
+// restart makes sums the start of every bucket of a window ending with
+// bucket b, then publishes b. The caller owns the rotation (or is the
+// constructor).
+func (w *TimeWindow) restart(b int64, sums Counts) {
+	for i := b - w.buckets + 1; i <= b; i++ {
+		w.write(i, sums)
+	}
+	w.latest.Store(b)
+	w.next.Store((b + 1) * w.width)
+}
+
+func (w *TimeWindow) write(bucket int64, sums Counts) {
+	s := &w.snaps[w.slot(bucket)]
+	s.seq.Inc()
+	s.bucket.Store(bucket)
+	for k := range sums {
+		s.sums[k].Store(sums[k])
+	}
+	s.seq.Inc()
+}
+
+func (w *TimeWindow) slot(bucket int64) int64 {
+	i := bucket % w.buckets
+	if i < 0 {
+		i += w.buckets
+	}
+	return i
+}
+
+// read returns the snapshot in the slot of bucket and the bucket it holds.
+func (w *TimeWindow) read(bucket int64) (int64, Counts) {
+	s := &w.snaps[w.slot(bucket)]
+	for {
+		seq := s.seq.Load()
+		if seq&1 == 0 {
+			b := s.bucket.Load()
+			var c Counts
+			for k := range c {
+				c[k] = s.sums[k].Load()
+			}
+			if s.seq.Load() == seq {
+				return b, c
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// Counts returns the outcomes in the window as of the reading now. A
+// reading older than the newest rotation is taken as that rotation's.
+func (w *TimeWindow) Counts(now time.Duration) Counts {
+	c, _ := w.Snapshot(now)
+	return c
+}
+
+// Snapshot returns Counts(now) and the cumulative sums it was computed
+// from, in one pass over the stripes.
+func (w *TimeWindow) Snapshot(now time.Duration) (window, sums Counts) {
+	for {
+		latest := w.latest.Load()
+		b := max(w.bucketOf(now), latest)
+		oldest := b - w.buckets + 1
+		if latest < oldest {
+			// Nothing has been recorded since the window began.
+			return Counts{}, w.sums.Sum()
+		}
+		got, base := w.read(oldest)
+		if got != oldest {
+			runtime.Gosched() // a rotation past oldest is under way
+			continue
+		}
+		sums = w.sums.Sum()
+		return sums.sub(base), sums
+	}
+}
+
+// Totals returns the cumulative counts since the window was made.
+func (w *TimeWindow) Totals() Counts { return w.sums.Sum() }

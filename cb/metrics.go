@@ -1,0 +1,111 @@
+package cb
+
+import (
+	"time"
+
+	"github.com/tripswitch/tripswitch/cb/internal/ring"
+)
+
+// Metrics is a snapshot of a breaker. Window figures cover the current
+// window; Total figures cover the breaker's life (Reset keeps them).
+// Every call is exactly one of: counted (TotalCalls, of which
+// TotalFailures failed), rejected, ignored or stale.
+type Metrics struct {
+	Name       string `json:"name"`
+	State      State  `json:"state"`
+	Forced     bool   `json:"forced"`
+	Generation uint64 `json:"generation"`
+
+	Calls        uint64  `json:"calls"`
+	Successes    uint64  `json:"successes"`
+	Failures     uint64  `json:"failures"`
+	SlowCalls    uint64  `json:"slow_calls"`
+	FailureRate  float64 `json:"failure_rate"`
+	SlowCallRate float64 `json:"slow_call_rate"`
+
+	ConsecutiveFailures  uint64 `json:"consecutive_failures"`
+	ConsecutiveSuccesses uint64 `json:"consecutive_successes"`
+
+	TotalCalls    uint64 `json:"total_calls"`
+	TotalFailures uint64 `json:"total_failures"`
+	TotalRejected uint64 `json:"total_rejected"`
+	TotalIgnored  uint64 `json:"total_ignored"`
+	TotalStale    uint64 `json:"total_stale"`
+
+	// HalfOpenInFlight is the number of probes admitted and not yet
+	// finished in the current half-open episode.
+	HalfOpenInFlight int `json:"half_open_in_flight"`
+	// StateSince is the time since the last transition (in nanoseconds in
+	// JSON).
+	StateSince time.Duration `json:"state_since"`
+	// RetryAfter is, when open and not forced, the time until a probe may
+	// be admitted (in nanoseconds in JSON).
+	RetryAfter time.Duration `json:"retry_after"`
+}
+
+// Circuit is what every Breaker[T] offers whatever its T, for code that
+// manages breakers of several result types (such as a registry).
+type Circuit interface {
+	Name() string
+	State() State
+	Metrics() Metrics
+	ForceOpen()
+	ForceClosed()
+	ForceHalfOpen()
+	Reset()
+}
+
+var _ Circuit = (*Breaker[int])(nil)
+
+// State returns the state as of now, making the transition an elapsed open
+// timeout calls for (so OnStateChange may run inside State).
+func (b *Breaker[T]) State() State {
+	w := b.load()
+	if w.state() == Closed {
+		return Closed
+	}
+	return b.current(b.now()).state()
+}
+
+// Metrics returns a snapshot as of now, making the transition an elapsed
+// open timeout calls for. Its figures are read one after another, so under
+// concurrent calls they may be a few calls apart.
+func (b *Breaker[T]) Metrics() Metrics {
+	now := b.now()
+	w := b.current(now)
+	c, sums := b.window(now)
+	m := Metrics{
+		Name:          b.name,
+		State:         w.state(),
+		Forced:        w.forced(),
+		Generation:    w.gen(),
+		Calls:         c.Calls(),
+		Successes:     c.Successes(),
+		Failures:      c.Failures(),
+		SlowCalls:     c.Slow(),
+		TotalCalls:    sums.Calls(),
+		TotalFailures: sums.Failures(),
+		TotalRejected: b.sums.Tally(ring.Rejected),
+		TotalIgnored:  b.sums.Tally(ring.Ignored),
+		TotalStale:    b.sums.Tally(ring.Stale),
+
+		ConsecutiveFailures: b.consecutive.Load(),
+	}
+	if mark := b.succMark.Load(); sums.Successes() > mark {
+		m.ConsecutiveSuccesses = sums.Successes() - mark
+	}
+	if m.Calls > 0 {
+		m.FailureRate = float64(m.Failures) / float64(m.Calls)
+		m.SlowCallRate = float64(m.SlowCalls) / float64(m.Calls)
+	}
+	if w.state() == HalfOpen {
+		m.HalfOpenInFlight = int(w.issued() - w.succ())
+	}
+	if gen, since := b.meta.read(); gen == w.gen() {
+		m.StateSince = now - since
+	}
+	if w.state() == Open {
+		m.RetryAfter = b.retryAfter(w, now)
+	}
+	return m
+}

@@ -1,0 +1,51 @@
+package cb
+
+// word is the breaker's whole decision state in one uint64, changed only
+// by CAS, so a transition is one CAS and a probe permit is one CAS:
+//
+//	bits  0-1  State
+//	bit   2    forced open
+//	bits  3-7  backoff level: the open time is OpenTimeout<<level, capped
+//	bits  8-15 probe permits taken in this half-open episode
+//	bits 16-23 probe successes in this half-open episode
+//	bits 24-63 generation, bumped by every transition, Force* and Reset
+//
+// The generation has 40 bits: at a million transitions a second it wraps
+// after 12 days, and a call is misjudged only if it spans exactly a
+// multiple of 2^40 transitions.
+type word uint64
+
+const (
+	forcedBit   = 1 << 2
+	levelShift  = 3
+	levelMask   = 0x1f
+	issuedShift = 8
+	succShift   = 16
+	fieldMask   = 0xff
+	genShift    = 24
+	maxLevel    = levelMask
+)
+
+func (w word) state() State   { return State(w & 3) }
+func (w word) forced() bool   { return w&forcedBit != 0 }
+func (w word) level() uint    { return uint(w>>levelShift) & levelMask }
+func (w word) issued() uint64 { return uint64(w>>issuedShift) & fieldMask }
+func (w word) succ() uint64   { return uint64(w>>succShift) & fieldMask }
+func (w word) gen() uint64    { return uint64(w >> genShift) }
+
+// next is the word of a new generation in state s, with no permits taken.
+func (w word) next(s State, forced bool, level uint) word {
+	n := (w>>genShift+1)<<genShift | word(s) | word(level)<<levelShift
+	if forced {
+		n |= forcedBit
+	}
+	return n
+}
+
+func (w word) withIssued(n uint64) word {
+	return w&^(fieldMask<<issuedShift) | word(n)<<issuedShift
+}
+
+func (w word) withSucc(n uint64) word {
+	return w&^(fieldMask<<succShift) | word(n)<<succShift
+}
