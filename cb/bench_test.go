@@ -9,90 +9,134 @@ import (
 	"github.com/tripswitch/tripswitch/cb"
 )
 
-func benchSuccess(b *testing.B, cfg cb.Config) {
-	br := cb.MustNew[int]("b", cfg)
-	fn := func() (int, error) { return 1, nil }
-	b.ReportAllocs()
-	b.Run("single", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, r := br.Execute(fn); r.Outcome != cb.Success {
-				b.Fatal(r.Outcome)
-			}
-		}
-	})
-	b.Run("parallel8", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetParallelism(8)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, r := br.Execute(fn); r.Outcome != cb.Success {
-					b.Fatal(r.Outcome)
-				}
-			}
-		})
-	})
-}
-
-func BenchmarkExecuteDefault(b *testing.B) { benchSuccess(b, cb.Config{}) }
-
-func BenchmarkExecuteHot(b *testing.B) {
-	clk, _ := cb.NewCoarseClock(time.Millisecond)
-	defer clk.Stop()
-	benchSuccess(b, cb.Config{Clock: clk, SlowCallDuration: cb.Off})
-}
-
-func BenchmarkExecuteHalfFail(b *testing.B) {
-	clk, _ := cb.NewCoarseClock(time.Millisecond)
-	defer clk.Stop()
-	br := cb.MustNew[int]("b", cb.Config{Clock: clk, SlowCallDuration: cb.Off, ConsecutiveFailures: cb.Off, MinimumCalls: 100})
-	boom := errors.New("x")
-	i := 0
-	fn := func() (int, error) {
-		i++
-		if i&1 == 0 {
-			return 0, boom
-		}
-		return 1, nil
+// The configs benchmarked: the default, and the hot config (a CoarseClock,
+// slow-call tracking off) with a time window and with a count window.
+func benchConfigs(b *testing.B) map[string]cb.Config {
+	clk, err := cb.NewCoarseClock(time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, r := br.Execute(fn); r.Outcome == cb.Rejected {
-			b.Fatal(r.Outcome)
-		}
+	b.Cleanup(clk.Stop)
+	return map[string]cb.Config{
+		"default":   {},
+		"hot":       {Clock: clk, SlowCallDuration: cb.Off},
+		"hot-count": {Clock: clk, SlowCallDuration: cb.Off, WindowCalls: 100},
 	}
 }
 
-func BenchmarkReject(b *testing.B) {
-	for _, hot := range []bool{false, true} {
-		cfg := cb.Config{}
-		if hot {
-			clk, _ := cb.NewCoarseClock(time.Millisecond)
-			defer clk.Stop()
-			cfg = cb.Config{Clock: clk, SlowCallDuration: cb.Off}
-		}
-		br := cb.MustNew[int]("b", cfg)
-		br.ForceOpen()
-		fn := func() (int, error) { return 1, nil }
-		b.Run(map[bool]string{false: "default", true: "hot"}[hot], func(b *testing.B) {
+var errBench = errors.New("bench failure")
+
+func succeed() (int, error) { return 1, nil }
+
+func BenchmarkExecuteSuccess(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		br := cb.MustNew[int]("bench", cfg)
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, r := br.Execute(fn); r.Outcome != cb.Rejected {
+				if _, r := br.Execute(succeed); r.Outcome != cb.Success {
 					b.Fatal(r.Outcome)
+				}
+			}
+		})
+		b.Run(name+"/parallel8", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, r := br.Execute(succeed); r.Outcome != cb.Success {
+						b.Error(r.Outcome)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// Half the calls fail, below a 0.6 failure-rate threshold, so the breaker
+// stays closed while every other call takes the failure path.
+func BenchmarkExecuteHalfFailing(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		cfg.ConsecutiveFailures = cb.Off
+		cfg.FailureRateThreshold = 0.6
+		br := cb.MustNew[int]("bench", cfg)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			fn := func() (int, error) {
+				i++
+				if i&1 == 0 {
+					return 0, errBench
+				}
+				return 1, nil
+			}
+			for b.Loop() {
+				if _, r := br.Execute(fn); r.Outcome == cb.Rejected {
+					b.Fatal("rejected while closed")
 				}
 			}
 		})
 	}
 }
 
-func BenchmarkAtomicAdd(b *testing.B) {
-	var n atomicCounter
+func BenchmarkExecuteRejected(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		for _, forced := range []bool{false, true} {
+			cfg.ConsecutiveFailures = 1
+			cfg.OpenTimeout = time.Hour
+			br := cb.MustNew[int]("bench", cfg)
+			br.Execute(func() (int, error) { return 0, errBench })
+			sub := name + "/timed"
+			if forced {
+				br.ForceOpen()
+				sub = name + "/forced"
+			}
+			b.Run(sub, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, r := br.Execute(succeed); r.Outcome != cb.Rejected {
+						b.Fatal("admitted while open")
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkAllowDone(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		br := cb.MustNew[int]("bench", cfg)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := br.Allow()
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.Done(1, nil)
+			}
+		})
+	}
+}
+
+// Floors: the protected function called directly, and one atomic add on a
+// counter every goroutine shares.
+func BenchmarkFloorPlainCall(b *testing.B) {
+	fn := succeed
+	for b.Loop() {
+		if _, err := fn(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFloorSharedAtomicAdd(b *testing.B) {
+	var n atomic.Uint64
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n.v.Add(1)
+			n.Add(1)
 		}
 	})
 }
-
-type atomicCounter struct{ v atomic.Uint64 }

@@ -13,7 +13,18 @@ import (
 // per dependency and share it: every method is safe for concurrent use,
 // and none of Execute, ExecuteContext, Allow or Permit.Done takes a lock or
 // allocates. The zero Breaker is not usable.
+//
+// Its methods that do not involve T (State, Metrics, the Force methods,
+// Reset, Name) come from an embedded non-generic core, where the hot path
+// also lives: the compiler inlines small functions into ordinary code but
+// not calls through a generic type's dictionary.
 type Breaker[T any] struct {
+	core
+	classifier func(T, error) Outcome
+}
+
+// core is everything of a breaker that does not depend on T.
+type core struct {
 	// w is the state word (see word). It is read on every call and written
 	// only on transitions and probe permits.
 	w atomic.Uint64
@@ -27,16 +38,15 @@ type Breaker[T any] struct {
 	succMark atomic.Uint64
 	meta     meta
 
-	name       string
-	s          settings
-	clock      Clock
-	coarse     *CoarseClock // Clock, when it is one, called without an interface
-	sums       *ring.Stripes
-	tw         *ring.TimeWindow
-	cw         *ring.CountWindow
-	classifier func(T, error) Outcome
-	openErr    *OpenError
-	probeErr   *OpenError
+	name     string
+	s        settings
+	clock    Clock
+	coarse   *CoarseClock // Clock, when it is one, called without an interface
+	sums     *ring.Stripes
+	tw       *ring.TimeWindow
+	cw       *ring.CountWindow
+	openErr  *OpenError
+	probeErr *OpenError
 }
 
 // Option configures a Breaker[T] beyond Config, for what depends on T.
@@ -58,14 +68,14 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 	if err != nil {
 		return nil, err
 	}
-	b := &Breaker[T]{
+	b := &Breaker[T]{core: core{
 		name:     name,
 		s:        s,
 		clock:    cfg.Clock,
 		sums:     ring.NewStripes(),
 		openErr:  &OpenError{Name: name, State: Open},
 		probeErr: &OpenError{Name: name, State: HalfOpen},
-	}
+	}}
 	if c, ok := cfg.Clock.(*CoarseClock); ok {
 		b.coarse = c
 	}
@@ -95,28 +105,33 @@ func MustNew[T any](name string, cfg Config, opts ...Option[T]) *Breaker[T] {
 }
 
 // Name returns the name the breaker was made with.
-func (b *Breaker[T]) Name() string { return b.name }
+func (b *core) Name() string { return b.name }
 
-// now reads the configured clock; the real clock and a CoarseClock are
-// called directly so the compiler can inline them.
-func (b *Breaker[T]) now() time.Duration {
-	if b.coarse != nil {
-		return b.coarse.Now()
+// now reads the configured clock. A CoarseClock is read inline; the
+// others cost a call, which their reading dwarfs.
+func (b *core) now() time.Duration {
+	if c := b.coarse; c != nil {
+		return time.Duration(c.now.Load())
 	}
+	return b.readClock()
+}
+
+//go:noinline
+func (b *core) readClock() time.Duration {
 	if b.clock != nil {
 		return b.clock.Now()
 	}
 	return clock.Now()
 }
 
-func (b *Breaker[T]) load() word { return word(b.w.Load()) }
+func (b *core) load() word { return word(b.w.Load()) }
 
-func (b *Breaker[T]) cas(old, next word) bool {
+func (b *core) cas(old, next word) bool {
 	return b.w.CompareAndSwap(uint64(old), uint64(next))
 }
 
 // record counts an outcome of kind k ending at now in the window.
-func (b *Breaker[T]) record(now time.Duration, k ring.Kind) {
+func (b *core) record(now time.Duration, k ring.Kind) {
 	if b.tw != nil {
 		b.tw.Record(now, k)
 	} else {
@@ -125,7 +140,7 @@ func (b *Breaker[T]) record(now time.Duration, k ring.Kind) {
 }
 
 // window returns the window's counts and the lifetime sums as of now.
-func (b *Breaker[T]) window(now time.Duration) (window, sums ring.Counts) {
+func (b *core) window(now time.Duration) (window, sums ring.Counts) {
 	if b.tw != nil {
 		return b.tw.Snapshot(now)
 	}
@@ -133,7 +148,7 @@ func (b *Breaker[T]) window(now time.Duration) (window, sums ring.Counts) {
 }
 
 // clearWindow empties the window and the streaks, as closing does.
-func (b *Breaker[T]) clearWindow(now time.Duration) {
+func (b *core) clearWindow(now time.Duration) {
 	if b.tw != nil {
 		b.tw.Clear(now)
 	} else {

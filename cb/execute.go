@@ -18,14 +18,57 @@ type ticket struct {
 // Execute runs fn if the breaker admits it and counts its outcome. It
 // returns fn's value (the zero T when rejected) and the CallResult. A panic
 // in fn is counted as a failure and continues with the same value.
+//
+// The closed path is written out flat here, without the general run and
+// finish: calls into a generic type's methods are not inlined, and on
+// this path each one costs as much as the counting itself.
 func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
-	t, ok := b.admit()
-	if !ok {
-		b.reject(&r, t)
+	w := b.load()
+	if w.state() != Closed {
+		b.executeSlow(fn, &v, &r)
 		return v, r
 	}
-	b.run(t, fn, nil, &v, &r)
+	start := b.now()
+	done := false
+	defer b.guard(&done, w, start)
+	val, err := fn()
+	done = true
+	end := b.now()
+	o := Success
+	if err != nil || b.classifier != nil || !b.s.defaultClassifiers {
+		o = b.classify(val, err)
+	}
+	slow := b.s.slowOn && end-start > b.s.slowDur
+	// Every result is stored before the add that records the outcome (see
+	// run).
+	v = val
+	r.Value, r.Err, r.Duration, r.State, r.Outcome, r.Slow = val, err, end-start, Closed, o, slow
+	if b.load() != w || o != Success || slow || b.tw == nil || !b.tw.Fast(end) {
+		r.Stale = b.countClosed(w, o, slow, end)
+	} else if b.consecutive.Load() != 0 {
+		b.consecutive.Store(0) // a fast success ends a failure streak
+	}
 	return v, r
+}
+
+// guard counts a failure for a closed call whose fn panicked (done still
+// false), leaving the panic to go on unchanged.
+func (b *core) guard(done *bool, w word, start time.Duration) {
+	if !*done {
+		end := b.now()
+		b.countClosed(w, Failure, b.s.slowOn && end-start > b.s.slowDur, end)
+	}
+}
+
+// executeSlow is Execute when the breaker is not closed when the call
+// arrives.
+func (b *Breaker[T]) executeSlow(fn func() (T, error), v *T, r *CallResult[T]) {
+	t, ok := b.admitSlow(b.now())
+	if !ok {
+		b.reject(r, t)
+		return
+	}
+	b.run(t, fn, nil, v, r)
 }
 
 // ExecuteContext is Execute for context-aware calls. A ctx already done is
@@ -78,9 +121,8 @@ func (b *Breaker[T]) run(t ticket, fn, fnc func() (T, error), v *T, r *CallResul
 
 // admit decides whether a call may run now. A closed breaker admits without
 // reading the clock for the decision.
-func (b *Breaker[T]) admit() (ticket, bool) {
-	w := b.load()
-	if w.state() == Closed {
+func (b *core) admit() (ticket, bool) {
+	if w := b.load(); w.state() == Closed {
 		return ticket{gen: w.gen(), state: Closed, start: b.now()}, true
 	}
 	return b.admitSlow(b.now())
@@ -88,7 +130,7 @@ func (b *Breaker[T]) admit() (ticket, bool) {
 
 // admitSlow admits in Open (after its timeout) and HalfOpen. A refusal
 // returns ok false with the ticket's start set to the retry delay.
-func (b *Breaker[T]) admitSlow(now time.Duration) (ticket, bool) {
+func (b *core) admitSlow(now time.Duration) (ticket, bool) {
 	for {
 		w := b.current(now)
 		switch {
@@ -112,7 +154,7 @@ func (b *Breaker[T]) reject(r *CallResult[T], t ticket) {
 }
 
 // rejectErr is the preallocated error of a call refused under t.
-func (b *Breaker[T]) rejectErr(t ticket) error {
+func (b *core) rejectErr(t ticket) error {
 	if t.state == HalfOpen {
 		return b.probeErr
 	}
@@ -127,6 +169,11 @@ func (b *Breaker[T]) classify(v T, err error) Outcome {
 		}
 		return Failure
 	}
+	return b.classifyErr(err)
+}
+
+// classifyErr classifies by the error alone, as configured.
+func (b *core) classifyErr(err error) Outcome {
 	switch {
 	case err == nil && b.s.defaultClassifiers:
 		return Success
@@ -154,21 +201,20 @@ func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *
 		r.Stale = b.countProbe(t, o, slow, end)
 		return
 	}
-	w := b.load()
-	r.Stale = w.gen() != t.gen
-	b.count(w, r.Stale, o, slow, end)
+	r.Stale = b.countClosed(word(b.w.Load()), o, slow, end)
+	_ = t
 }
 
-// count applies the outcome of a call admitted while closed, now that w
-// says whether it is stale.
-func (b *Breaker[T]) count(w word, stale bool, o Outcome, slow bool, now time.Duration) {
-	switch {
-	case stale:
+// countClosed applies the outcome of a call admitted while closed in the
+// generation of w and reports whether it was stale.
+func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool {
+	if b.load().gen() != w.gen() {
 		b.sums.AddTally(ring.Stale)
-		return
-	case o == Ignored:
+		return true
+	}
+	if o == Ignored {
 		b.sums.AddTally(ring.Ignored)
-		return
+		return false
 	}
 	b.record(now, ring.KindOf(o == Failure, slow))
 	if o == Success {
@@ -179,22 +225,23 @@ func (b *Breaker[T]) count(w word, stale bool, o Outcome, slow bool, now time.Du
 			c, _ := b.window(now)
 			b.evaluate(w, now, c)
 		}
-		return
+		return false
 	}
 	n := b.consecutive.Inc()
 	c, sums := b.window(now)
 	b.succMark.Store(sums.Successes())
 	if b.s.consecutive != 0 && n >= b.s.consecutive {
 		b.trip(w, now, "consecutive failures")
-		return
+		return false
 	}
 	b.evaluate(w, now, c)
+	return false
 }
 
 // evaluate trips a closed breaker whose window holds at least MinimumCalls
 // and whose failure or slow-call rate has reached its threshold. It runs
 // only after a failure or a slow call: a fast success cannot raise a rate.
-func (b *Breaker[T]) evaluate(w word, now time.Duration, c ring.Counts) {
+func (b *core) evaluate(w word, now time.Duration, c ring.Counts) {
 	calls := c.Calls()
 	if calls < b.s.minCalls || calls == 0 {
 		return
@@ -209,7 +256,7 @@ func (b *Breaker[T]) evaluate(w word, now time.Duration, c ring.Counts) {
 
 // countProbe applies the outcome of a half-open probe with one CAS on the
 // state word, which also decides whether it is stale.
-func (b *Breaker[T]) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
+func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
 	for {
 		w := b.load()
 		if w.gen() != t.gen {

@@ -59,7 +59,7 @@ var _ Circuit = (*Breaker[int])(nil)
 
 // State returns the state as of now, making the transition an elapsed open
 // timeout calls for (so OnStateChange may run inside State).
-func (b *Breaker[T]) State() State {
+func (b *core) State() State {
 	w := b.load()
 	if w.state() == Closed {
 		return Closed
@@ -70,7 +70,7 @@ func (b *Breaker[T]) State() State {
 // Metrics returns a snapshot as of now, making the transition an elapsed
 // open timeout calls for. Its figures are read one after another, so under
 // concurrent calls they may be a few calls apart.
-func (b *Breaker[T]) Metrics() Metrics {
+func (b *core) Metrics() Metrics {
 	now := b.now()
 	w := b.current(now)
 	c, sums := b.window(now)

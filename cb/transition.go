@@ -16,7 +16,7 @@ type Transition struct {
 
 // trip opens a closed breaker whose word was w. Only the state word's CAS
 // decides: a loser finds the generation moved and does nothing.
-func (b *Breaker[T]) trip(w word, now time.Duration, reason string) {
+func (b *core) trip(w word, now time.Duration, reason string) {
 	next := w.next(Open, false, 0)
 	if b.cas(w, next) {
 		b.transitioned(w, next, now, reason)
@@ -25,7 +25,7 @@ func (b *Breaker[T]) trip(w word, now time.Duration, reason string) {
 
 // transitioned finishes a transition whose CAS this goroutine won: it
 // publishes the reading the generation began at and tells the listener.
-func (b *Breaker[T]) transitioned(from, to word, since time.Duration, reason string) {
+func (b *core) transitioned(from, to word, since time.Duration, reason string) {
 	b.meta.publish(to.gen(), since)
 	if from.state() == to.state() || b.s.onStateChange == nil {
 		return
@@ -35,7 +35,7 @@ func (b *Breaker[T]) transitioned(from, to word, since time.Duration, reason str
 }
 
 // openFor is the open time at backoff level l.
-func (b *Breaker[T]) openFor(l uint) time.Duration {
+func (b *core) openFor(l uint) time.Duration {
 	d := b.s.openTimeout
 	for ; l > 0 && d < b.s.maxOpenTimeout; l-- {
 		d *= 2
@@ -48,7 +48,7 @@ func (b *Breaker[T]) openFor(l uint) time.Duration {
 
 // backoff is the level after a failed half-open episode at level l: one
 // doubling more, until the cap is reached (never, without a cap).
-func (b *Breaker[T]) backoff(l uint) uint {
+func (b *core) backoff(l uint) uint {
 	if b.s.maxOpenTimeout == 0 || l == maxLevel || b.openFor(l) >= b.s.maxOpenTimeout {
 		return l
 	}
@@ -61,7 +61,7 @@ func (b *Breaker[T]) backoff(l uint) uint {
 // restarts. The new episode is dated when it began in theory (the deadline,
 // plus any whole HalfOpenTimeouts that also passed), not when it was
 // noticed, so the state is a function of time and not of who looks.
-func (b *Breaker[T]) current(now time.Duration) word {
+func (b *core) current(now time.Duration) word {
 	for {
 		w := b.load()
 		if w.state() == Closed || w.forced() {
@@ -93,7 +93,7 @@ func (b *Breaker[T]) current(now time.Duration) word {
 
 // retryAfter is the time until an open breaker whose word is w admits a
 // probe; 0 when forced.
-func (b *Breaker[T]) retryAfter(w word, now time.Duration) time.Duration {
+func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 	if w.forced() {
 		return 0
 	}
@@ -105,7 +105,7 @@ func (b *Breaker[T]) retryAfter(w word, now time.Duration) time.Duration {
 }
 
 // force moves the breaker to state s in a new generation, whatever it was.
-func (b *Breaker[T]) force(s State, forced bool, resetLevel bool, reason string) {
+func (b *core) force(s State, forced bool, resetLevel bool, reason string) {
 	now := b.now()
 	for {
 		w := b.load()
@@ -126,18 +126,18 @@ func (b *Breaker[T]) force(s State, forced bool, resetLevel bool, reason string)
 
 // ForceOpen opens the breaker and holds it open, with no timeout and no
 // probes, until ForceClosed, ForceHalfOpen or Reset.
-func (b *Breaker[T]) ForceOpen() { b.force(Open, true, false, "forced open") }
+func (b *core) ForceOpen() { b.force(Open, true, false, "forced open") }
 
 // ForceClosed closes the breaker with an empty window, cleared streaks and
 // the backoff back at OpenTimeout; lifetime totals are kept. It does not
 // hold the breaker closed: it trips again as usual.
-func (b *Breaker[T]) ForceClosed() { b.force(Closed, false, true, "forced closed") }
+func (b *core) ForceClosed() { b.force(Closed, false, true, "forced closed") }
 
 // ForceHalfOpen starts a fresh half-open episode now, with a full pool of
 // probe permits, keeping the backoff level.
-func (b *Breaker[T]) ForceHalfOpen() { b.force(HalfOpen, false, false, "forced half-open") }
+func (b *core) ForceHalfOpen() { b.force(HalfOpen, false, false, "forced half-open") }
 
 // Reset returns the breaker to its initial state: closed, with an empty
 // window, cleared streaks and backoff, not forced. Only the lifetime totals
 // survive. It differs from ForceClosed only in the Transition reason.
-func (b *Breaker[T]) Reset() { b.force(Closed, false, true, "reset") }
+func (b *core) Reset() { b.force(Closed, false, true, "reset") }

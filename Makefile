@@ -1,0 +1,189 @@
+# Build tooling for github.com/tripswitch/tripswitch.
+#
+# Every recipe line runs under `bash -e -o pipefail`, and no failure is hidden:
+# no `|| true`, no `-` prefixes. Tools are installed, pinned, into ./bin.
+
+SHELL := bash
+.SHELLFLAGS := -e -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Targets such as test run steps that must not overlap (tidy rewrites go.mod).
+.NOTPARALLEL:
+
+# Every module directory that has a go.mod. benchmarks/ is a separate module
+# (with `replace github.com/tripswitch/tripswitch => ../`); it is picked up as
+# soon as benchmarks/go.mod exists.
+MODULES := . $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod))
+
+GO ?= go
+BIN := $(CURDIR)/bin
+
+# Pinned tool versions.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOFUMPT_VERSION       := v0.12.0
+BENCHSTAT_VERSION     := v0.0.0-20260908200009-22c9c6c9d4da
+
+GOLANGCI_LINT := $(BIN)/golangci-lint
+GOFUMPT       := $(BIN)/gofumpt
+BENCHSTAT     := $(BIN)/benchstat
+
+# Benchmarks: make bench BENCH=Allow COUNT=10 CPU=1,2,4
+BENCH ?= .
+COUNT ?= 6
+CPU   ?= 1,2
+BENCH_OUT ?= bench.txt
+
+# Fuzzing: make fuzz FUZZTIME=5m
+FUZZTIME ?= 60s
+
+COVER_DIR := coverage
+
+.PHONY: all
+all: lint test ## Run lint and test.
+
+.PHONY: help
+help: ## Show this help.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------
+# Tools
+
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(GOFUMPT):
+	GOBIN=$(BIN) $(GO) install mvdan.cc/gofumpt@$(GOFUMPT_VERSION)
+
+$(BENCHSTAT):
+	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+
+.PHONY: tools
+tools: $(GOLANGCI_LINT) $(GOFUMPT) $(BENCHSTAT) ## Install all pinned tools into ./bin.
+
+# ---------------------------------------------------------------------------
+# Test
+
+.PHONY: test
+test: vet race portability tidy-check ## vet + race tests (all modules), 386/arm64 checks, tidy check.
+
+.PHONY: vet
+vet: ## go vet ./... in every module.
+	@for m in $(MODULES); do \
+		echo "==> go vet ($$m)"; \
+		(cd $$m && $(GO) vet ./...) || exit 1; \
+	done
+
+.PHONY: race
+race: ## go test -race -count=1 ./... in every module.
+	@for m in $(MODULES); do \
+		echo "==> go test -race ($$m)"; \
+		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
+	done
+
+.PHONY: portability
+portability: ## GOARCH=386 go vet and GOARCH=arm64 go build of the root module.
+	@echo "==> GOARCH=386 go vet (.)"
+	GOARCH=386 $(GO) vet ./...
+	@echo "==> GOARCH=arm64 go build (.)"
+	GOARCH=arm64 $(GO) build ./...
+
+# `go mod tidy -diff` (Go 1.23+) prints the changes tidy would make and exits
+# non-zero if there are any, without touching go.mod/go.sum. Unlike
+# `go mod tidy && git diff --exit-code`, it also catches untracked/uncommitted
+# go.mod files and never rewrites files in the working tree.
+.PHONY: tidy-check
+tidy-check: ## Fail if go mod tidy would change go.mod/go.sum in any module.
+	@for m in $(MODULES); do \
+		echo "==> go mod tidy -diff ($$m)"; \
+		(cd $$m && $(GO) mod tidy -diff) || { \
+			echo "go.mod/go.sum in '$$m' are not tidy: run 'make tidy' and commit the result" >&2; \
+			exit 1; \
+		}; \
+	done
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module.
+	@for m in $(MODULES); do \
+		echo "==> go mod tidy ($$m)"; \
+		(cd $$m && $(GO) mod tidy) || exit 1; \
+	done
+
+# ---------------------------------------------------------------------------
+# Lint / format
+
+.PHONY: lint
+lint: golangci-lint fmt-check ## golangci-lint in every module + gofumpt check.
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+	@for m in $(MODULES); do \
+		echo "==> golangci-lint ($$m)"; \
+		(cd $$m && $(GOLANGCI_LINT) run ./...) || exit 1; \
+	done
+
+.PHONY: fmt-check
+fmt-check: $(GOFUMPT) ## Fail if any file is not gofumpt-formatted.
+	@echo "==> gofumpt -l"
+	@out="$$(find . -path ./bin -prune -o -path ./.git -prune -o -name '*.go' -type f -print0 | xargs -0 -r $(GOFUMPT) -l)"; \
+	if [ -n "$$out" ]; then \
+		echo "these files are not gofumpt-formatted (run 'make fmt'):" >&2; \
+		echo "$$out" >&2; \
+		exit 1; \
+	fi
+
+.PHONY: fmt
+fmt: $(GOFUMPT) $(GOLANGCI_LINT) ## Format all Go files: gofumpt -w, then golangci-lint fmt (goimports).
+	find . -path ./bin -prune -o -path ./.git -prune -o -name '*.go' -type f -print0 | xargs -0 -r $(GOFUMPT) -w
+	@for m in $(MODULES); do \
+		(cd $$m && $(GOLANGCI_LINT) fmt ./...) || exit 1; \
+	done
+
+# ---------------------------------------------------------------------------
+# Benchmarks
+
+.PHONY: bench
+bench: $(BENCHSTAT) ## Root-module benchmarks into bench.txt, then benchstat (vars BENCH, COUNT, CPU).
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -cpu $(CPU) ./... | tee $(BENCH_OUT)
+	$(BENCHSTAT) $(BENCH_OUT)
+
+# ---------------------------------------------------------------------------
+# Fuzzing
+
+# For every package of the root module, list its Fuzz targets and run each
+# for $(FUZZTIME). Packages with no fuzz targets are skipped; zero targets in
+# total is not an error. `go test -list` fails loudly on a broken package.
+.PHONY: fuzz
+fuzz: ## Run every fuzz target in the root module for FUZZTIME (default 60s).
+	@pkgs="$$($(GO) list ./...)"; \
+	n=0; \
+	for pkg in $$pkgs; do \
+		listing="$$($(GO) test -list '^Fuzz' $$pkg)"; \
+		targets="$$(printf '%s\n' "$$listing" | awk '/^Fuzz/ { print $$1 }')"; \
+		for t in $$targets; do \
+			echo "==> fuzz $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			n=$$((n+1)); \
+		done; \
+	done; \
+	echo "==> ran $$n fuzz target(s)"
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## Run every fuzz target for 10s.
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+# ---------------------------------------------------------------------------
+# Coverage
+
+.PHONY: cover
+cover: ## Per-package coverage and the total, profile in coverage/.
+	@mkdir -p $(COVER_DIR)
+	$(GO) test -count=1 -covermode=atomic -coverprofile=$(COVER_DIR)/cover.out ./...
+	$(GO) tool cover -func=$(COVER_DIR)/cover.out | tail -n 1
+	@echo "HTML report: $(GO) tool cover -html=$(COVER_DIR)/cover.out"
+
+# ---------------------------------------------------------------------------
+
+.PHONY: clean
+clean: ## Remove ./bin, bench output and coverage files.
+	rm -rf $(BIN) $(BENCH_OUT) $(COVER_DIR) cover.out coverage.out

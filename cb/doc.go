@@ -1,0 +1,93 @@
+// Package cb is a typed, lock-free circuit breaker.
+//
+// A Breaker[T] guards calls to one dependency that return a T. It watches
+// their outcomes, trips open when failures or slow calls pass a threshold,
+// rejects calls fast while open, lets a few probe calls through when the
+// open time is over (half-open), and closes again when they succeed:
+//
+//	b, err := cb.New[*User]("users-db", cb.Config{})
+//	user, res := b.Execute(func() (*User, error) { return db.User(ctx, id) })
+//	if errors.Is(res.Err, cb.ErrOpen) { /* fail fast: res.RetryAfter */ }
+//
+// # Model
+//
+// Closed: every counted outcome (success or failure, fast or slow) enters
+// a window: by default the last 10 s in 10 buckets, or the last
+// WindowCalls calls. A failure trips the breaker when it is the
+// ConsecutiveFailures-th in a row, or when the window holds at least
+// MinimumCalls and its failure rate has reached FailureRateThreshold; a
+// slow call (Duration > SlowCallDuration) trips it when the slow-call rate
+// has reached SlowCallRateThreshold. Rates are only evaluated when a
+// failure or a slow call is recorded, so a fast success never trips.
+//
+// Open: calls are rejected with a *OpenError (errors.Is(err, ErrOpen)) and
+// RetryAfter, the time left. The open time is OpenTimeout, doubled after
+// each failed half-open episode up to MaxOpenTimeout.
+//
+// HalfOpen: once the open time is over, the breaker is half-open: no timer
+// or goroutine drives this, the first Execute, Allow, State or Metrics at
+// or after the deadline makes the transition, dated at the deadline. An
+// episode hands out exactly HalfOpenMaxCalls probe permits; SuccessThreshold
+// successes close the breaker with an empty window, any failure (a panic
+// included) opens it again, and an episode still undecided HalfOpenTimeout
+// after it began restarts with a full pool.
+//
+// Generations: every transition, Force* and Reset starts a new generation.
+// A call admitted in an older one is stale when it ends: it is counted
+// only in TotalStale and reported with CallResult.Stale, so a slow call
+// from before a trip can never decide the breaker's next episode.
+//
+// Outcomes: a panic is a failure (and panics on). With WithClassifier the
+// classifier alone decides; otherwise Config.IsIgnored is asked first
+// (default: context.Canceled is ignored), then Config.IsFailure (default:
+// any error), so context.DeadlineExceeded is a failure. Ignored calls are
+// counted only in TotalIgnored and give back a probe permit. A context
+// already done is refused by ExecuteContext before admission.
+//
+// # Decisions where the design leaves room
+//
+//   - The window records every counted outcome, probes included; closing
+//     empties it. TotalCalls counts counted outcomes only, so every call is
+//     exactly one of counted, rejected (TotalRejected), ignored
+//     (TotalIgnored) or stale (TotalStale).
+//   - A half-open episode restarted by HalfOpenTimeout is dated at the
+//     instant it would have begun, and several missed restarts are one new
+//     generation, not one each.
+//   - ForceClosed and Reset leave the same state (closed, empty window,
+//     cleared streaks and backoff, not forced) and differ only in the
+//     Transition reason; neither holds the breaker closed. ForceHalfOpen
+//     keeps the backoff level.
+//   - A second Done on the same Permit does nothing.
+//   - Limits: at most 255 probe permits per episode (they share the state
+//     word), 4096 buckets and 65536 WindowCalls; the generation wraps
+//     after 2^40 transitions.
+//
+// # Concurrency
+//
+// Every method is safe for concurrent use. State, generation, backoff
+// level and probe permits live in one atomic word: each transition and
+// each probe permit is one CAS, won by exactly one goroutine, which alone
+// calls OnStateChange (never under a lock; a panicking listener is
+// recovered). Outcomes are atomic adds on striped counters (see package
+// ring), so closed-state calls on different cores write different cache
+// lines. Execute, ExecuteContext, Allow and Done take no lock and allocate
+// nothing, rejections included. Under concurrent calls, Metrics' figures
+// are read one after another and may be a few calls apart. A call whose
+// end races a transition by a few nanoseconds (between its generation
+// check and its add) is counted in the generation it checked.
+//
+// # Time and cost
+//
+// Time comes from Config.Clock: by default the real monotonic clock, read
+// twice per call (start and end) and once more per rejection. A reading
+// costs 35-90 ns on the benchmark machines, more than the rest of a call,
+// so hot paths should share a CoarseClock (one atomic load per reading, at
+// a resolution of your choosing) and, when slow calls do not matter, set
+// SlowCallDuration to Off. Tests pass a cbtest.Clock and move time
+// explicitly; inside a testing/synctest bubble the real clock follows the
+// bubble's fake time.
+//
+// The zero Config is valid and means the documented defaults; New rejects
+// a bad one with an error naming each faulty field and value, matching
+// ErrInvalidConfig.
+package cb
