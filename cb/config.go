@@ -120,7 +120,18 @@ type settings struct {
 
 func defaultIsFailure(err error) bool { return err != nil }
 
-func defaultIsIgnored(err error) bool { return errors.Is(err, context.Canceled) }
+func defaultIsIgnored(err error) bool {
+	if err == context.Canceled { //nolint:errorlint // the common case, before the general errors.Is below
+		return true
+	}
+	// errors.Is costs more than the rest of a failing call; only errors
+	// that can wrap or match another need it.
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ Is(error) bool }:
+		return errors.Is(err, context.Canceled)
+	}
+	return false
+}
 
 // resolve validates c and applies its defaults. Every fault is reported,
 // each as a *ConfigError.

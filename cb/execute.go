@@ -7,10 +7,10 @@ import (
 	"github.com/tripswitch/tripswitch/cb/internal/ring"
 )
 
-// ticket is an admitted call: the generation and state that admitted it
+// ticket is an admitted call: the state word and state that admitted it
 // and the reading it started at.
 type ticket struct {
-	gen   uint64
+	w     word
 	state State
 	start time.Duration
 }
@@ -123,7 +123,7 @@ func (b *Breaker[T]) run(t ticket, fn, fnc func() (T, error), v *T, r *CallResul
 // reading the clock for the decision.
 func (b *core) admit() (ticket, bool) {
 	if w := b.load(); w.state() == Closed {
-		return ticket{gen: w.gen(), state: Closed, start: b.now()}, true
+		return ticket{w: w, state: Closed, start: b.now()}, true
 	}
 	return b.admitSlow(b.now())
 }
@@ -135,13 +135,13 @@ func (b *core) admitSlow(now time.Duration) (ticket, bool) {
 		w := b.current(now)
 		switch {
 		case w.state() == Closed:
-			return ticket{gen: w.gen(), state: Closed, start: now}, true
+			return ticket{w: w, state: Closed, start: now}, true
 		case w.state() == Open:
-			return ticket{gen: w.gen(), state: Open, start: b.retryAfter(w, now)}, false
+			return ticket{w: w, state: Open, start: b.retryAfter(w, now)}, false
 		case w.issued() >= b.s.halfOpenMaxCalls:
-			return ticket{gen: w.gen(), state: HalfOpen}, false
+			return ticket{w: w, state: HalfOpen}, false
 		case b.cas(w, w.withIssued(w.issued()+1)):
-			return ticket{gen: w.gen(), state: HalfOpen, start: now}, true
+			return ticket{w: w, state: HalfOpen, start: now}, true
 		}
 	}
 }
@@ -174,9 +174,16 @@ func (b *Breaker[T]) classify(v T, err error) Outcome {
 
 // classifyErr classifies by the error alone, as configured.
 func (b *core) classifyErr(err error) Outcome {
+	if b.s.defaultClassifiers {
+		switch {
+		case err == nil:
+			return Success
+		case defaultIsIgnored(err):
+			return Ignored
+		}
+		return Failure
+	}
 	switch {
-	case err == nil && b.s.defaultClassifiers:
-		return Success
 	case b.s.isIgnored(err):
 		return Ignored
 	case b.s.isFailure(err):
@@ -201,8 +208,7 @@ func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *
 		r.Stale = b.countProbe(t, o, slow, end)
 		return
 	}
-	r.Stale = b.countClosed(word(b.w.Load()), o, slow, end)
-	_ = t
+	r.Stale = b.countClosed(t.w, o, slow, end)
 }
 
 // countClosed applies the outcome of a call admitted while closed in the
@@ -259,7 +265,7 @@ func (b *core) evaluate(w word, now time.Duration, c ring.Counts) {
 func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
 	for {
 		w := b.load()
-		if w.gen() != t.gen {
+		if w.gen() != t.w.gen() {
 			b.sums.AddTally(ring.Stale)
 			return true
 		}
