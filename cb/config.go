@@ -125,8 +125,10 @@ func defaultIsIgnored(err error) bool {
 		return true
 	}
 	// errors.Is costs more than the rest of a failing call; only errors
-	// that can wrap or match another need it.
-	switch err.(type) {
+	// that can wrap or match another need it. (Like errors.Is, the switch
+	// allocates once per new error type it meets, for its type cache.)
+	switch err.(type) { //nolint:errorlint // a filter in front of errors.Is, which handles wrapping
+
 	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ Is(error) bool }:
 		return errors.Is(err, context.Canceled)
 	}
@@ -140,8 +142,8 @@ func (c Config) resolve() (settings, error) {
 	bad := func(field string, value any, reason string) {
 		errs = append(errs, &ConfigError{Field: field, Value: value, Reason: reason})
 	}
-	negative := func(field string, v int64) {
-		if v < 0 {
+	negative := func(field string, v any, isNegative bool) {
+		if isNegative {
 			bad(field, v, "must not be negative")
 		}
 	}
@@ -157,23 +159,23 @@ func (c Config) resolve() (settings, error) {
 			bad(field, v, reason)
 		}
 	}
-	negative("Window", int64(c.Window))
-	negative("Buckets", int64(c.Buckets))
-	negative("WindowCalls", int64(c.WindowCalls))
-	negative("MinimumCalls", int64(c.MinimumCalls))
+	negative("Window", c.Window, c.Window < 0)
+	negative("Buckets", c.Buckets, c.Buckets < 0)
+	negative("WindowCalls", c.WindowCalls, c.WindowCalls < 0)
+	negative("MinimumCalls", c.MinimumCalls, c.MinimumCalls < 0)
 	rate("FailureRateThreshold", c.FailureRateThreshold, true)
 	if c.ConsecutiveFailures != Off {
-		negative("ConsecutiveFailures", int64(c.ConsecutiveFailures))
+		negative("ConsecutiveFailures", c.ConsecutiveFailures, c.ConsecutiveFailures < 0)
 	}
 	if c.SlowCallDuration != Off {
-		negative("SlowCallDuration", int64(c.SlowCallDuration))
+		negative("SlowCallDuration", c.SlowCallDuration, c.SlowCallDuration < 0)
 	}
 	rate("SlowCallRateThreshold", c.SlowCallRateThreshold, false)
-	negative("OpenTimeout", int64(c.OpenTimeout))
-	negative("MaxOpenTimeout", int64(c.MaxOpenTimeout))
-	negative("SuccessThreshold", int64(c.SuccessThreshold))
-	negative("HalfOpenMaxCalls", int64(c.HalfOpenMaxCalls))
-	negative("HalfOpenTimeout", int64(c.HalfOpenTimeout))
+	negative("OpenTimeout", c.OpenTimeout, c.OpenTimeout < 0)
+	negative("MaxOpenTimeout", c.MaxOpenTimeout, c.MaxOpenTimeout < 0)
+	negative("SuccessThreshold", c.SuccessThreshold, c.SuccessThreshold < 0)
+	negative("HalfOpenMaxCalls", c.HalfOpenMaxCalls, c.HalfOpenMaxCalls < 0)
+	negative("HalfOpenTimeout", c.HalfOpenTimeout, c.HalfOpenTimeout < 0)
 
 	s := settings{
 		window:           orDefault(c.Window, DefaultWindow),

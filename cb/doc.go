@@ -60,7 +60,7 @@
 //   - A second Done on the same Permit does nothing.
 //   - Limits: at most 255 probe permits per episode (they share the state
 //     word), 4096 buckets and 65536 WindowCalls; the generation wraps
-//     after 2^40 transitions.
+//     after 2^39 transitions.
 //
 // # Concurrency
 //

@@ -264,7 +264,10 @@ func (b *core) evaluate(w word, now time.Duration, c ring.Counts) {
 // state word, which also decides whether it is stale.
 func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
 	for {
-		w := b.load()
+		// current first: an episode whose HalfOpenTimeout has passed has
+		// restarted, even if nobody has looked since, and this probe is
+		// then stale.
+		w := b.current(now)
 		if w.gen() != t.w.gen() {
 			b.sums.AddTally(ring.Stale)
 			return true

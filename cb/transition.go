@@ -36,12 +36,15 @@ func (b *core) transitioned(from, to word, since time.Duration, reason string) {
 
 // openFor is the open time at backoff level l.
 func (b *core) openFor(l uint) time.Duration {
-	d := b.s.openTimeout
-	for ; l > 0 && d < b.s.maxOpenTimeout; l-- {
+	d, limit := b.s.openTimeout, b.s.maxOpenTimeout
+	for ; l > 0 && d < limit; l-- {
+		if d > limit/2 {
+			return limit // doubling would pass the cap (or overflow)
+		}
 		d *= 2
 	}
-	if b.s.maxOpenTimeout > 0 && d > b.s.maxOpenTimeout {
-		d = b.s.maxOpenTimeout
+	if limit > 0 && d > limit {
+		d = limit
 	}
 	return d
 }

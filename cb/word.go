@@ -5,24 +5,25 @@ package cb
 //
 //	bits  0-1  State
 //	bit   2    forced open
-//	bits  3-7  backoff level: the open time is OpenTimeout<<level, capped
-//	bits  8-15 probe permits taken in this half-open episode
-//	bits 16-23 probe successes in this half-open episode
-//	bits 24-63 generation, bumped by every transition, Force* and Reset
+//	bits  3-8  backoff level: the open time is OpenTimeout<<level, capped
+//	bits  9-16 probe permits taken in this half-open episode
+//	bits 17-24 probe successes in this half-open episode
+//	bits 25-63 generation, bumped by every transition, Force* and Reset
 //
-// The generation has 40 bits: at a million transitions a second it wraps
-// after 12 days, and a call is misjudged only if it spans exactly a
-// multiple of 2^40 transitions.
+// Six bits of level reach any cap: 1ns<<63 exceeds every Duration. The
+// generation has 39 bits: at a million transitions a second it wraps after
+// 6 days, and a call is misjudged only if it spans exactly a multiple of
+// 2^39 transitions.
 type word uint64
 
 const (
 	forcedBit   = 1 << 2
 	levelShift  = 3
-	levelMask   = 0x1f
-	issuedShift = 8
-	succShift   = 16
+	levelMask   = 0x3f
+	issuedShift = 9
+	succShift   = 17
 	fieldMask   = 0xff
-	genShift    = 24
+	genShift    = 25
 	maxLevel    = levelMask
 )
 

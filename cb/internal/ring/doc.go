@@ -15,10 +15,10 @@
 //   - TimeWindow keeps, for each of its newest buckets, a snapshot of the
 //     sums taken when the bucket began. Its counts are the current sums
 //     minus the snapshot of the oldest bucket still in the window. Moving
-//     to a new bucket (rotation) is claimed with one CAS on the next
-//     boundary, costs one pass over the stripes, and happens once per
-//     bucket width, not per call; an idle gap of any length is one
-//     rotation that writes at most Buckets snapshots.
+//     to a new bucket (rotation) is claimed with one CAS on a word apart
+//     from the hot boundary, costs one pass over the stripes, and happens
+//     once per bucket width, not per call; an idle gap of any length is
+//     one rotation that writes at most Buckets snapshots.
 //   - CountWindow numbers every outcome with one shared atomic add and
 //     stamps the outcome into slot number mod N; its counts are the
 //     stamped slots among the newest N numbers.
@@ -28,15 +28,24 @@
 //
 // # Attribution
 //
-// An outcome belongs to the bucket that is current when its add lands.
-// A goroutine that finds a rotation due performs it before adding, so with
+// An outcome belongs to the bucket that is current when its add lands, and
+// no add lands in a bucket older than its reading: a writer whose reading
+// has reached the next boundary rotates first, or, when another goroutine
+// holds the rotation, yields until the boundary is published past its
+// reading. The boundary is published only after the new snapshots are
+// written, so a burst after an idle gap longer than the window is counted
+// whole, none of it folded into the snapshot that starts its bucket. With
 // one goroutine (and in every fake-clock test) each outcome lands in the
-// bucket of the reading it was recorded with. Under concurrency an add
-// racing a rotation lands on one side of the new snapshot or the other,
-// never on both and never nowhere: it is counted exactly once, in a bucket
-// at most one older than its reading (goroutines that find another
-// goroutine rotating add without waiting), or in a newer one when its
-// goroutine was descheduled between reading the clock and adding.
+// bucket of its reading. Under concurrency an add whose reading precedes a
+// racing rotation lands on one side of the new snapshot or the other,
+// never on both and never nowhere; it can land in a newer bucket than its
+// reading only when it raced the rotation or its goroutine was descheduled
+// between reading the clock and adding.
+//
+// The rotation is the one place writers wait for each other: once per
+// bucket width, for one pass over the stripes and at most Buckets
+// snapshot writes. Writers whose reading is still inside the current
+// bucket never wait.
 //
 // # Consistency
 //

@@ -1,25 +1,25 @@
 package ring
 
 import (
-	"math"
 	"runtime"
 	"time"
 
 	"go.uber.org/atomic"
 )
 
-// rotating is stored in next while a goroutine rewrites the snapshots; no
-// reading reaches it, so every other writer takes the fast path meanwhile.
-const rotating = math.MaxInt64
-
 // TimeWindow counts the outcomes of the newest Buckets buckets of a fixed
 // width: with width w and B buckets it spans between (B-1)*w and B*w.
 type TimeWindow struct {
-	// next is the reading at which the next bucket begins (or rotating).
-	// It is read on every record and written once per bucket width.
+	// next is the reading at which the next bucket begins. It is read on
+	// every record and written once per bucket width, last in a rotation,
+	// so a writer that sees a reading below it may add at once.
 	next atomic.Int64
 	_    [cacheLine - 8]byte
 
+	// claim is held (1) by the one goroutine rewriting snapshots: a
+	// rotation or a Clear. Writers whose reading has reached next wait
+	// for it, so none adds before the snapshot its outcome must follow.
+	claim   atomic.Uint32
 	latest  atomic.Int64 // bucket number of the newest snapshot
 	width   int64        // nanoseconds, > 0
 	buckets int64
@@ -60,7 +60,7 @@ func (w *TimeWindow) bucketOf(now time.Duration) int64 {
 
 // Record counts one outcome of kind k that ended at the reading now.
 func (w *TimeWindow) Record(now time.Duration, k Kind) {
-	if int64(now) >= w.next.Load() {
+	for int64(now) >= w.next.Load() {
 		w.rotate(now)
 	}
 	w.sums.Add(k)
@@ -76,44 +76,51 @@ func (w *TimeWindow) Fast(now time.Duration) bool {
 	return true
 }
 
-// rotate starts the bucket of now, if no other goroutine is doing so or has
-// done it. Buckets skipped by an idle gap start with the same sums: nothing
-// was recorded in them.
+// rotate starts the bucket of now, unless another goroutine holds the
+// claim (then it yields, and the caller checks next again). Buckets
+// skipped by an idle gap start with the same sums: nothing was recorded in
+// them. Rotation only moves forward: a goroutine whose reading another
+// rotation has already passed finds next above it and does nothing.
 func (w *TimeWindow) rotate(now time.Duration) {
-	n := w.next.Load()
-	if int64(now) < n || !w.next.CompareAndSwap(n, rotating) {
+	if !w.claim.CompareAndSwap(0, 1) {
+		runtime.Gosched() // a rotation is a few stores per skipped bucket
 		return
 	}
-	b := w.bucketOf(now)
-	from := max(w.latest.Load()+1, b-w.buckets+1)
-	sums := w.sums.Sum()
-	for i := from; i <= b; i++ {
-		w.write(i, sums)
+	if int64(now) >= w.next.Load() {
+		b := w.bucketOf(now)
+		from := max(w.latest.Load()+1, b-w.buckets+1)
+		sums := w.sums.Sum()
+		for i := from; i <= b; i++ {
+			w.write(i, sums)
+		}
+		w.publish(b)
 	}
-	w.latest.Store(b)
-	w.next.Store((b + 1) * w.width)
+	w.claim.Store(0)
 }
 
 // Clear empties the window as of the reading now: later counts include only
 // outcomes recorded after it. The cumulative sums are kept.
 func (w *TimeWindow) Clear(now time.Duration) {
-	for {
-		n := w.next.Load()
-		if n != rotating && w.next.CompareAndSwap(n, rotating) {
-			break
-		}
-		runtime.Gosched() // a rotation is rewriting snapshots: a few stores
+	for !w.claim.CompareAndSwap(0, 1) {
+		runtime.Gosched()
 	}
 	w.restart(max(w.bucketOf(now), w.latest.Load()), w.sums.Sum())
+	w.claim.Store(0)
 }
 
 // restart makes sums the start of every bucket of a window ending with
-// bucket b, then publishes b. The caller owns the rotation (or is the
+// bucket b, then publishes b. The caller holds the claim (or is the
 // constructor).
 func (w *TimeWindow) restart(b int64, sums Counts) {
 	for i := b - w.buckets + 1; i <= b; i++ {
 		w.write(i, sums)
 	}
+	w.publish(b)
+}
+
+// publish makes b the newest bucket. next goes last: once a writer sees
+// it, the snapshot of b is in place.
+func (w *TimeWindow) publish(b int64) {
 	w.latest.Store(b)
 	w.next.Store((b + 1) * w.width)
 }
