@@ -36,7 +36,12 @@ type core struct {
 	// succMark is the lifetime success count at the last failure or clear:
 	// ConsecutiveSuccesses is the lifetime count minus it.
 	succMark atomic.Uint64
-	meta     meta
+	// probes counts the outcomes of half-open probes by kind. They are
+	// lifetime totals but never window contents: a probe's add can land
+	// after the closing probe has emptied the window, and must not
+	// reappear in it. Probes are rare, so the counters are not striped.
+	probes [4]atomic.Uint64
+	meta   meta
 
 	name     string
 	s        settings
@@ -139,12 +144,22 @@ func (b *core) record(now time.Duration, k ring.Kind) {
 	}
 }
 
-// window returns the window's counts and the lifetime sums as of now.
+// window returns the window's counts and the lifetime sums of counted
+// closed-state outcomes as of now.
 func (b *core) window(now time.Duration) (window, sums ring.Counts) {
 	if b.tw != nil {
 		return b.tw.Snapshot(now)
 	}
 	return b.cw.Snapshot()
+}
+
+// probeTotals returns the lifetime counts of probe outcomes.
+func (b *core) probeTotals() ring.Counts {
+	var c ring.Counts
+	for k := range c {
+		c[k] = b.probes[k].Load()
+	}
+	return c
 }
 
 // clearWindow empties the window and the streaks, as closing does.

@@ -46,8 +46,12 @@
 //
 // # Decisions where the design leaves room
 //
-//   - The window records every counted outcome, probes included; closing
-//     empties it. TotalCalls counts counted outcomes only, so every call is
+//   - The window holds the counted outcomes of calls admitted while
+//     closed. Half-open probes are decided by the state word and counted
+//     in the lifetime totals, not in the window (which, while half-open,
+//     still shows the calls that tripped the breaker, aging out); closing
+//     empties it. In HalfOpen, ConsecutiveSuccesses is the episode's probe
+//     successes. TotalCalls counts counted outcomes only, so every call is
 //     exactly one of counted, rejected (TotalRejected), ignored
 //     (TotalIgnored) or stale (TotalStale).
 //   - A half-open episode restarted by HalfOpenTimeout is dated at the

@@ -281,7 +281,7 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 		case Failure:
 			next := w.next(Open, false, b.backoff(w.level()))
 			if b.cas(w, next) {
-				b.record(now, ring.KindOf(true, slow))
+				b.probes[ring.KindOf(true, slow)].Inc()
 				b.consecutive.Inc()
 				b.succMark.Store(b.sums.Sum().Successes())
 
@@ -292,13 +292,13 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 			if s := w.succ() + 1; s >= b.s.successThreshold {
 				next := w.next(Closed, false, 0)
 				if b.cas(w, next) {
-					b.record(now, ring.KindOf(false, slow))
+					b.probes[ring.KindOf(false, slow)].Inc()
 					b.clearWindow(now)
 					b.transitioned(w, next, now, "probes succeeded")
 					return false
 				}
 			} else if b.cas(w, w.withSucc(s)) {
-				b.record(now, ring.KindOf(false, slow))
+				b.probes[ring.KindOf(false, slow)].Inc()
 				if b.consecutive.Load() != 0 {
 					b.consecutive.Store(0)
 				}

@@ -74,6 +74,7 @@ func (b *core) Metrics() Metrics {
 	now := b.now()
 	w := b.current(now)
 	c, sums := b.window(now)
+	probes := b.probeTotals()
 	m := Metrics{
 		Name:          b.name,
 		State:         w.state(),
@@ -83,15 +84,18 @@ func (b *core) Metrics() Metrics {
 		Successes:     c.Successes(),
 		Failures:      c.Failures(),
 		SlowCalls:     c.Slow(),
-		TotalCalls:    sums.Calls(),
-		TotalFailures: sums.Failures(),
+		TotalCalls:    sums.Calls() + probes.Calls(),
+		TotalFailures: sums.Failures() + probes.Failures(),
 		TotalRejected: b.sums.Tally(ring.Rejected),
 		TotalIgnored:  b.sums.Tally(ring.Ignored),
 		TotalStale:    b.sums.Tally(ring.Stale),
 
 		ConsecutiveFailures: b.consecutive.Load(),
 	}
-	if mark := b.succMark.Load(); sums.Successes() > mark {
+	if w.state() == HalfOpen {
+		// Any probe failure ends the episode: its successes are in a row.
+		m.ConsecutiveSuccesses = w.succ()
+	} else if mark := b.succMark.Load(); sums.Successes() > mark {
 		m.ConsecutiveSuccesses = sums.Successes() - mark
 	}
 	if m.Calls > 0 {

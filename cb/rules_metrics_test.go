@@ -58,11 +58,12 @@ func TestMetricsEveryField(t *testing.T) {
 	p1, p2 := f.allow(), f.allow()
 	p1.Done(1, nil)
 	// The window spans buckets 3-12: the calls of buckets 0 and 2 have
-	// left it; those of 4 and 5 and the probe remain.
+	// left it; those of 4 and 5 remain. The probe is in the totals and
+	// ConsecutiveSuccesses, never in the window.
 	assert.Equal(t, cb.Metrics{
 		Name: "rules", State: cb.HalfOpen, Generation: 2,
-		Calls: 6, Successes: 2, Failures: 4, SlowCalls: 1,
-		FailureRate: 4.0 / 6, SlowCallRate: 1.0 / 6,
+		Calls: 5, Successes: 1, Failures: 4, SlowCalls: 1,
+		FailureRate: 4.0 / 5, SlowCallRate: 1.0 / 5,
 		ConsecutiveFailures: 0, ConsecutiveSuccesses: 1,
 		TotalCalls: 9, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1,
 		HalfOpenInFlight: 1, StateSince: 4500 * ms,
