@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+func main() {
+	if err := mainErr(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "flaky:", err)
+		os.Exit(1)
+	}
+}
+
+func mainErr(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("flaky", flag.ContinueOnError)
+	phases := fs.String("phases", "healthy=4s,failing=5s,slow=4s,recovering=7s", "the dependency's phases, name=duration, in order")
+	o := options{}
+	fs.DurationVar(&o.tick, "tick", 500*time.Millisecond, "time between timeline lines")
+	fs.DurationVar(&o.openTimeout, "open", 2*time.Second, "breaker OpenTimeout (the preset's is 30s)")
+	fs.DurationVar(&o.slowThreshold, "slow-threshold", 100*time.Millisecond, "breaker SlowCallDuration (the preset's is 10s)")
+	fs.DurationVar(&o.latency, "latency", 150*time.Millisecond, "the dependency's answer time in the slow phase")
+	fs.IntVar(&o.workers, "workers", 4, "client goroutines")
+	fs.DurationVar(&o.pace, "pace", 10*time.Millisecond, "each worker's pause between calls")
+	svgPath := fs.String("svg", "", "also write the timeline as an SVG chart to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	plan, err := parseSchedule(*phases)
+	if err != nil {
+		return err
+	}
+	o.plan = plan
+	if err := o.validate(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	sum, samples, events, err := run(ctx, o, out)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	printSummary(out, sum)
+	if *svgPath != "" {
+		f, err := os.Create(*svgPath)
+		if err != nil {
+			return err
+		}
+		writeSVG(f, o.plan, samples, events, sum.elapsed)
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "timeline chart written to %s\n", *svgPath)
+	}
+	return nil
+}
+
+func (o options) validate() error {
+	switch {
+	case o.tick <= 0:
+		return fmt.Errorf("-tick %v: must be positive", o.tick)
+	case o.openTimeout <= 0:
+		return fmt.Errorf("-open %v: must be positive", o.openTimeout)
+	case o.slowThreshold <= 0:
+		return fmt.Errorf("-slow-threshold %v: must be positive", o.slowThreshold)
+	case o.latency < 0:
+		return fmt.Errorf("-latency %v: must not be negative", o.latency)
+	case o.workers < 1:
+		return fmt.Errorf("-workers %d: must be at least 1", o.workers)
+	case o.pace < 0:
+		return fmt.Errorf("-pace %v: must not be negative", o.pace)
+	}
+	return nil
+}
+
+func printSummary(out io.Writer, s summary) {
+	calls := s.admitted + s.rejected
+	fmt.Fprintf(out, "\nsummary after %s:\n", fmtSeconds(s.elapsed))
+	fmt.Fprintf(out, "  calls made          %d\n", calls)
+	fmt.Fprintf(out, "  reached dependency  %d (%d failed, %d slow)\n", s.admitted, s.failures, s.slow)
+	fmt.Fprintf(out, "  spared by breaker   %d (rejected at once while open)\n", s.rejected)
+	fmt.Fprintf(out, "  time spent open     %s\n", fmtSeconds(s.openTime))
+	fmt.Fprintf(out, "  half-open probes    %d, recoveries %d\n", s.probes, s.recoveries)
+	fmt.Fprintf(out, "  registry health     %d breaker(s): %d closed, %d open, %d half-open (%.0f%% healthy)\n",
+		s.health.Total, s.health.Closed, s.health.Open, s.health.HalfOpen, s.health.HealthyPercent)
+}
