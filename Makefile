@@ -27,10 +27,13 @@ GOLANGCI_LINT := $(BIN)/golangci-lint
 GOFUMPT       := $(BIN)/gofumpt
 BENCHSTAT     := $(BIN)/benchstat
 
-# Benchmarks: make bench BENCH=Allow COUNT=10 CPU=1,2,4
-BENCH ?= .
-COUNT ?= 6
-CPU   ?= 1,2
+# Benchmarks (see the Benchmarks section below):
+#   make bench BENCH=ClosedSuccess COUNT=10 CPU=1,2,4 BENCHTIME=1s
+#   make bench-cb BENCH=Execute
+BENCH     ?= .
+COUNT     ?= 6
+CPU       ?= 1,2
+BENCHTIME ?= 300ms
 BENCH_OUT ?= bench.txt
 
 # Fuzzing: make fuzz FUZZTIME=5m
@@ -142,8 +145,30 @@ fmt: $(GOFUMPT) $(GOLANGCI_LINT) ## Format all Go files: gofumpt -w, then golang
 # ---------------------------------------------------------------------------
 # Benchmarks
 
+# `make bench` is the comparison with the peers, in the benchmarks/ module:
+# every benchmark COUNT times at -cpu CPU, BENCHTIME each, into
+# benchmarks/results/bench.txt; benchstat's summary into
+# benchmarks/results/benchstat.txt; then benchmarks/cmd/chart draws
+# benchmarks/chart.svg and rewrites the generated part of
+# benchmarks/README.md (goal table, tables, machine, command). With the
+# defaults a run takes about 13 minutes on 2 cores. The exact commands are
+# exported to the recipe, which runs them and records them in the README.
+PEERS_DIR := benchmarks
+
+bench: export BENCH_MAKE = make bench BENCH='$(BENCH)' COUNT=$(COUNT) CPU=$(CPU) BENCHTIME=$(BENCHTIME)
+bench: export BENCH_CMD = $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) -cpu $(CPU) -timeout 0 .
+
 .PHONY: bench
-bench: $(BENCHSTAT) ## Root-module benchmarks into bench.txt, then benchstat (vars BENCH, COUNT, CPU).
+bench: $(BENCHSTAT) ## Compare with the peers (benchmarks/): results, benchstat, chart, README (vars BENCH, COUNT, CPU, BENCHTIME).
+	@mkdir -p $(PEERS_DIR)/results
+	@echo "==> $$BENCH_CMD (in $(PEERS_DIR)/)"
+	cd $(PEERS_DIR) && eval "$$BENCH_CMD" | tee results/bench.txt
+	$(BENCHSTAT) $(PEERS_DIR)/results/bench.txt | tee $(PEERS_DIR)/results/benchstat.txt
+	cd $(PEERS_DIR) && $(GO) run ./cmd/chart -in results/bench.txt -svg chart.svg -readme README.md \
+		-make "$$BENCH_MAKE" -cmd "$$BENCH_CMD"
+
+.PHONY: bench-cb
+bench-cb: $(BENCHSTAT) ## Root-module benchmarks into bench.txt, then benchstat (vars BENCH, COUNT, CPU).
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -cpu $(CPU) ./... | tee $(BENCH_OUT)
 	$(BENCHSTAT) $(BENCH_OUT)
 
@@ -183,6 +208,11 @@ cover: ## Per-package coverage and the total, profile in coverage/.
 	@echo "HTML report: $(GO) tool cover -html=$(COVER_DIR)/cover.out"
 
 # ---------------------------------------------------------------------------
+# Demo
+
+.PHONY: demo
+demo: ## Run the flaky-dependency demo (about 20 s); DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-svg timeline.svg'.
+	$(GO) run ./examples/flaky $(DEMO_FLAGS)
 
 .PHONY: clean
 clean: ## Remove ./bin, bench output and coverage files.
