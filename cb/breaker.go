@@ -33,8 +33,8 @@ type core struct {
 	// is not already zero, so a healthy stream never writes it.
 	consecutive atomic.Uint64
 	_           [120]byte
-	// succMark is the lifetime success count at the last failure or clear:
-	// ConsecutiveSuccesses is the lifetime count minus it.
+	// succMark is the lifetime success count (see successes) at the last
+	// failure or clear: ConsecutiveSuccesses is the lifetime count minus it.
 	succMark atomic.Uint64
 	// probes counts the outcomes of half-open probes by kind. They are
 	// lifetime totals but never window contents: a probe's add can land
@@ -162,6 +162,13 @@ func (b *core) probeTotals() ring.Counts {
 	return c
 }
 
+// successes is the lifetime count of counted successes, given the sums of
+// the closed-state ones: probe successes are in the streak too, so a
+// breaker forced open from half-open still shows them.
+func (b *core) successes(sums ring.Counts) uint64 {
+	return sums.Successes() + b.probes[ring.Success].Load() + b.probes[ring.SlowSuccess].Load()
+}
+
 // clearWindow empties the window and the streaks, as closing does.
 func (b *core) clearWindow(now time.Duration) {
 	if b.tw != nil {
@@ -170,5 +177,5 @@ func (b *core) clearWindow(now time.Duration) {
 		b.cw.Clear()
 	}
 	b.consecutive.Store(0)
-	b.succMark.Store(b.sums.Sum().Successes())
+	b.succMark.Store(b.successes(b.sums.Sum()))
 }

@@ -235,7 +235,7 @@ func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool
 	}
 	n := b.consecutive.Inc()
 	c, sums := b.window(now)
-	b.succMark.Store(sums.Successes())
+	b.succMark.Store(b.successes(sums))
 	if b.s.consecutive != 0 && n >= b.s.consecutive {
 		b.trip(w, now, "consecutive failures")
 		return false
@@ -283,7 +283,7 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 			if b.cas(w, next) {
 				b.probes[ring.KindOf(true, slow)].Inc()
 				b.consecutive.Inc()
-				b.succMark.Store(b.sums.Sum().Successes())
+				b.succMark.Store(b.successes(b.sums.Sum()))
 
 				b.transitioned(w, next, now, "probe failed")
 				return false

@@ -95,8 +95,8 @@ func (b *core) Metrics() Metrics {
 	if w.state() == HalfOpen {
 		// Any probe failure ends the episode: its successes are in a row.
 		m.ConsecutiveSuccesses = w.succ()
-	} else if mark := b.succMark.Load(); sums.Successes() > mark {
-		m.ConsecutiveSuccesses = sums.Successes() - mark
+	} else if n, mark := sums.Successes()+probes.Successes(), b.succMark.Load(); n > mark {
+		m.ConsecutiveSuccesses = n - mark
 	}
 	if m.Calls > 0 {
 		m.FailureRate = float64(m.Failures) / float64(m.Calls)
