@@ -140,3 +140,29 @@ func BenchmarkFloorSharedAtomicAdd(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkCallSuccess(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		br := cb.MustNew[int]("bench", cfg)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := br.Call(succeed); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/parallel8", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := br.Call(succeed); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -146,11 +146,13 @@ func (b *core) record(now time.Duration, k ring.Kind) {
 
 // window returns the window's counts and the lifetime sums of counted
 // closed-state outcomes as of now.
-func (b *core) window(now time.Duration) (window, sums ring.Counts) {
+// They are written through pointers, not returned: see ring.Stripes.SumTo.
+func (b *core) window(now time.Duration, window, sums *ring.Counts) {
 	if b.tw != nil {
-		return b.tw.Snapshot(now)
+		b.tw.SnapshotTo(now, window, sums)
+	} else {
+		b.cw.SnapshotTo(window, sums)
 	}
-	return b.cw.Snapshot()
 }
 
 // probeTotals returns the lifetime counts of probe outcomes.
@@ -165,7 +167,7 @@ func (b *core) probeTotals() ring.Counts {
 // successes is the lifetime count of counted successes, given the sums of
 // the closed-state ones: probe successes are in the streak too, so a
 // breaker forced open from half-open still shows them.
-func (b *core) successes(sums ring.Counts) uint64 {
+func (b *core) successes(sums *ring.Counts) uint64 {
 	return sums.Successes() + b.probes[ring.Success].Load() + b.probes[ring.SlowSuccess].Load()
 }
 
@@ -177,5 +179,7 @@ func (b *core) clearWindow(now time.Duration) {
 		b.cw.Clear()
 	}
 	b.consecutive.Store(0)
-	b.succMark.Store(b.successes(b.sums.Sum()))
+	var sums ring.Counts
+	b.sums.SumTo(&sums)
+	b.succMark.Store(b.successes(&sums))
 }

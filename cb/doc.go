@@ -62,6 +62,14 @@
 //     Transition reason; neither holds the breaker closed. ForceHalfOpen
 //     keeps the backoff level.
 //   - A second Done on the same Permit does nothing.
+//   - Time-driven transitions (open to half-open, a half-open restart) are
+//     made by the first Execute, Call, Allow, State or Metrics that sees
+//     them due, and by the end of a probe (which is how a probe outliving
+//     its episode becomes stale). The end of a closed-state call, a call
+//     refused for a done context, and Force*/Reset do not make them: a
+//     ForceHalfOpen or Reset on an open breaker past its deadline reports
+//     From: Open, and CallResult.State of a refused call is the stored
+//     state.
 //   - Limits: at most 255 probe permits per episode (they share the state
 //     word), 4096 buckets and 65536 WindowCalls; the generation wraps
 //     after 2^39 transitions.
@@ -87,9 +95,13 @@
 // costs 35-90 ns on the benchmark machines, more than the rest of a call,
 // so hot paths should share a CoarseClock (one atomic load per reading, at
 // a resolution of your choosing) and, when slow calls do not matter, set
-// SlowCallDuration to Off. Tests pass a cbtest.Clock and move time
-// explicitly; inside a testing/synctest bubble the real clock follows the
-// bubble's fake time.
+// SlowCallDuration to Off. Where only fn's own (T, error) matters, Call
+// costs less than Execute: Go returns a CallResult through memory, which
+// measured about 8 ns of a 19 ns closed success in the hot config on the
+// benchmark machines, while (T, error) comes back in registers.
+//
+// Tests pass a cbtest.Clock and move time explicitly; inside a
+// testing/synctest bubble the real clock follows the bubble's fake time.
 //
 // The zero Config is valid and means the documented defaults; New rejects
 // a bad one with an error naming each faulty field and value, matching

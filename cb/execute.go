@@ -19,9 +19,8 @@ type ticket struct {
 // returns fn's value (the zero T when rejected) and the CallResult. A panic
 // in fn is counted as a failure and continues with the same value.
 //
-// The closed path is written out flat here, without the general run and
-// finish: calls into a generic type's methods are not inlined, and on
-// this path each one costs as much as the counting itself.
+// The closed path is written out here, without the general run and
+// finish, which serve every state through pointers.
 func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
 	w := b.load()
 	if w.state() != Closed {
@@ -33,22 +32,54 @@ func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
 	defer b.guard(&done, w, start)
 	val, err := fn()
 	done = true
+	o, d, slow, stale := b.closedDone(w, start, val, err)
+	r.Value, r.Err, r.Duration, r.State, r.Outcome, r.Slow, r.Stale = val, err, d, Closed, o, slow, stale
+	return val, r
+}
+
+// Call runs fn if the breaker admits it and counts its outcome, as Execute
+// does, and returns what fn returned. When the breaker rejects the call,
+// fn does not run, and Call returns the zero T and an error matching
+// ErrOpen (the breaker's *OpenError, with no allocation). A panic in fn is
+// counted as a failure and continues with the same value.
+//
+// Call suits callers that want only fn's own (T, error), and it is the
+// cheaper of the two: Go returns (T, error) in registers but a
+// CallResult[T] through memory, which on the benchmark machines costs
+// more than the rest of a closed, successful call.
+func (b *Breaker[T]) Call(fn func() (T, error)) (T, error) {
+	w := b.load()
+	if w.state() != Closed {
+		var v T
+		var r CallResult[T]
+		b.executeSlow(fn, &v, &r)
+		return v, r.Err
+	}
+	start := b.now()
+	done := false
+	defer b.guard(&done, w, start)
+	val, err := fn()
+	done = true
+	b.closedDone(w, start, val, err)
+	return val, err
+}
+
+// closedDone classifies and counts a call admitted while closed under w
+// that returned normally; its results come back in registers.
+func (b *Breaker[T]) closedDone(w word, start time.Duration, val T, err error) (o Outcome, d time.Duration, slow, stale bool) {
 	end := b.now()
-	o := Success
+	o = Success
 	if err != nil || b.classifier != nil || !b.s.defaultClassifiers {
 		o = b.classify(val, err)
 	}
-	slow := b.s.slowOn && end-start > b.s.slowDur
-	// Every result is stored before the add that records the outcome (see
-	// run).
-	v = val
-	r.Value, r.Err, r.Duration, r.State, r.Outcome, r.Slow = val, err, end-start, Closed, o, slow
+	d = end - start
+	slow = b.s.slowOn && d > b.s.slowDur
 	if b.load() != w || o != Success || slow || b.tw == nil || !b.tw.Fast(end) {
-		r.Stale = b.countClosed(w, o, slow, end)
+		stale = b.countClosed(w, o, slow, end)
 	} else if b.consecutive.Load() != 0 {
 		b.consecutive.Store(0) // a fast success ends a failure streak
 	}
-	return v, r
+	return o, d, slow, stale
 }
 
 // guard counts a failure for a closed call whose fn panicked (done still
@@ -228,26 +259,28 @@ func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool
 			b.consecutive.Store(0)
 		}
 		if slow {
-			c, _ := b.window(now)
-			b.evaluate(w, now, c)
+			var c, sums ring.Counts
+			b.window(now, &c, &sums)
+			b.evaluate(w, now, &c)
 		}
 		return false
 	}
 	n := b.consecutive.Inc()
-	c, sums := b.window(now)
-	b.succMark.Store(b.successes(sums))
+	var c, sums ring.Counts
+	b.window(now, &c, &sums)
+	b.succMark.Store(b.successes(&sums))
 	if b.s.consecutive != 0 && n >= b.s.consecutive {
 		b.trip(w, now, "consecutive failures")
 		return false
 	}
-	b.evaluate(w, now, c)
+	b.evaluate(w, now, &c)
 	return false
 }
 
 // evaluate trips a closed breaker whose window holds at least MinimumCalls
 // and whose failure or slow-call rate has reached its threshold. It runs
 // only after a failure or a slow call: a fast success cannot raise a rate.
-func (b *core) evaluate(w word, now time.Duration, c ring.Counts) {
+func (b *core) evaluate(w word, now time.Duration, c *ring.Counts) {
 	calls := c.Calls()
 	if calls < b.s.minCalls || calls == 0 {
 		return
@@ -283,7 +316,9 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 			if b.cas(w, next) {
 				b.probes[ring.KindOf(true, slow)].Inc()
 				b.consecutive.Inc()
-				b.succMark.Store(b.successes(b.sums.Sum()))
+				var sums ring.Counts
+				b.sums.SumTo(&sums)
+				b.succMark.Store(b.successes(&sums))
 
 				b.transitioned(w, next, now, "probe failed")
 				return false

@@ -73,7 +73,8 @@ func (b *core) State() State {
 func (b *core) Metrics() Metrics {
 	now := b.now()
 	w := b.current(now)
-	c, sums := b.window(now)
+	var c, sums ring.Counts
+	b.window(now, &c, &sums)
 	probes := b.probeTotals()
 	m := Metrics{
 		Name:          b.name,

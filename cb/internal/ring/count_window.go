@@ -44,23 +44,38 @@ func (w *CountWindow) Record(k Kind) {
 // Counts returns the kinds of the newest N outcomes, less those cleared.
 // An outcome numbered but not yet stamped is not counted yet.
 func (w *CountWindow) Counts() Counts {
+	var c Counts
+	w.countsTo(&c)
+	return c
+}
+
+func (w *CountWindow) countsTo(c *Counts) {
+	*c = Counts{}
 	hi := w.seq.Load()
 	lo := w.floor.Load()
 	if hi > w.n {
 		lo = max(lo, hi-w.n)
 	}
-	var c Counts
 	for i := range w.slots {
 		v := w.slots[i].Load()
 		if num := v >> 2; num > lo && num <= hi {
 			c[v&3]++
 		}
 	}
-	return c
 }
 
 // Snapshot returns Counts() and the cumulative sums.
-func (w *CountWindow) Snapshot() (window, sums Counts) { return w.Counts(), w.sums.Sum() }
+func (w *CountWindow) Snapshot() (window, sums Counts) {
+	w.SnapshotTo(&window, &sums)
+	return window, sums
+}
+
+// SnapshotTo is Snapshot writing into window and sums (see
+// Stripes.SumTo).
+func (w *CountWindow) SnapshotTo(window, sums *Counts) {
+	w.countsTo(window)
+	w.sums.SumTo(sums)
+}
 
 // Clear empties the window: outcomes numbered so far no longer count.
 func (w *CountWindow) Clear() {

@@ -41,15 +41,6 @@ func (c Counts) Failures() uint64 { return c[Failure] + c[SlowFailure] }
 // Slow is the number of slow outcomes, successes or failures.
 func (c Counts) Slow() uint64 { return c[SlowSuccess] + c[SlowFailure] }
 
-// sub returns c - o. Callers pass an o read before c from monotone
-// counters, so no kind goes below zero.
-func (c Counts) sub(o Counts) Counts {
-	for k := range c {
-		c[k] -= o[k]
-	}
-	return c
-}
-
 // KindOf returns the Kind of an outcome.
 func KindOf(failure, slow bool) Kind {
 	k := Success

@@ -76,6 +76,15 @@ func (s *Stripes) AddTally(t Tally) { s.mine().n[t].Inc() }
 // only grow, so equal readings mean no change).
 func (s *Stripes) Sum() Counts {
 	var c Counts
+	s.SumTo(&c)
+	return c
+}
+
+// SumTo is Sum writing into c. The breaker's failure path uses it: a
+// Counts returned by value travels through memory, and the caller's wide
+// loads of the callee's narrow stores cost more than the sum itself.
+func (s *Stripes) SumTo(c *Counts) {
+	*c = Counts{}
 	for i := range s.s {
 		n := &s.s[i].n
 		for {
@@ -90,7 +99,6 @@ func (s *Stripes) Sum() Counts {
 			}
 		}
 	}
-	return c
 }
 
 // Tally returns the cumulative count of a lifetime-only event.

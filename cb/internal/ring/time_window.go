@@ -143,19 +143,19 @@ func (w *TimeWindow) slot(bucket int64) int64 {
 	return i
 }
 
-// read returns the snapshot in the slot of bucket and the bucket it holds.
-func (w *TimeWindow) read(bucket int64) (int64, Counts) {
+// read copies the snapshot in the slot of bucket into c and returns the
+// bucket it holds.
+func (w *TimeWindow) read(bucket int64, c *Counts) int64 {
 	s := &w.snaps[w.slot(bucket)]
 	for {
 		seq := s.seq.Load()
 		if seq&1 == 0 {
 			b := s.bucket.Load()
-			var c Counts
 			for k := range c {
 				c[k] = s.sums[k].Load()
 			}
 			if s.seq.Load() == seq {
-				return b, c
+				return b
 			}
 		}
 		runtime.Gosched()
@@ -165,28 +165,50 @@ func (w *TimeWindow) read(bucket int64) (int64, Counts) {
 // Counts returns the outcomes in the window as of the reading now. A
 // reading older than the newest rotation is taken as that rotation's.
 func (w *TimeWindow) Counts(now time.Duration) Counts {
-	c, _ := w.Snapshot(now)
+	var c, sums Counts
+	w.SnapshotTo(now, &c, &sums)
 	return c
 }
 
 // Snapshot returns Counts(now) and the cumulative sums it was computed
 // from, in one pass over the stripes.
 func (w *TimeWindow) Snapshot(now time.Duration) (window, sums Counts) {
+	w.SnapshotTo(now, &window, &sums)
+	return window, sums
+}
+
+// SnapshotTo is Snapshot writing into window and sums (see
+// Stripes.SumTo).
+func (w *TimeWindow) SnapshotTo(now time.Duration, window, sums *Counts) {
+	var base Counts
 	for {
+		// next before latest: next is published after latest, so a
+		// reading below it lies in bucket latest or an older one, and
+		// needs no division to place.
+		next := w.next.Load()
 		latest := w.latest.Load()
-		b := max(w.bucketOf(now), latest)
+		b := latest
+		if int64(now) >= next {
+			b = max(w.bucketOf(now), latest)
+		}
 		oldest := b - w.buckets + 1
 		if latest < oldest {
 			// Nothing has been recorded since the window began.
-			return Counts{}, w.sums.Sum()
+			*window = Counts{}
+			w.sums.SumTo(sums)
+			return
 		}
-		got, base := w.read(oldest)
-		if got != oldest {
+		if w.read(oldest, &base) != oldest {
 			runtime.Gosched() // a rotation past oldest is under way
 			continue
 		}
-		sums = w.sums.Sum()
-		return sums.sub(base), sums
+		// base was read before the sums, from monotone counters: no kind
+		// goes below zero.
+		w.sums.SumTo(sums)
+		for k := range window {
+			window[k] = sums[k] - base[k]
+		}
+		return
 	}
 }
 
