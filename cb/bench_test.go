@@ -166,3 +166,46 @@ func BenchmarkCallSuccess(b *testing.B) {
 		})
 	}
 }
+
+// The failure and rejection paths through Call, whose (T, error) comes
+// back in registers.
+func BenchmarkCallHalfFailing(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		cfg.ConsecutiveFailures = cb.Off
+		cfg.FailureRateThreshold = 0.6
+		br := cb.MustNew[int]("bench", cfg)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			fn := func() (int, error) {
+				i++
+				if i&1 == 0 {
+					return 0, errBench
+				}
+				return 1, nil
+			}
+			for b.Loop() {
+				if _, err := br.Call(fn); errors.Is(err, cb.ErrOpen) {
+					b.Fatal("rejected while closed")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCallRejected(b *testing.B) {
+	for name, cfg := range benchConfigs(b) {
+		cfg.ConsecutiveFailures = 1
+		cfg.OpenTimeout = time.Hour
+		br := cb.MustNew[int]("bench", cfg)
+		_, _ = br.Call(func() (int, error) { return 0, errBench })
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := br.Call(succeed); err == nil {
+					b.Fatal("admitted while open")
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package cb
 
 import (
+	"math"
 	"time"
 
 	"go.uber.org/atomic"
@@ -95,7 +96,7 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 	} else {
 		b.tw = ring.NewTimeWindow(b.sums, s.width, s.buckets, now)
 	}
-	b.meta.since.Store(int64(now))
+	b.meta.publish(0, now, math.MaxInt64)
 	return b, nil
 }
 

@@ -24,7 +24,12 @@ type ticket struct {
 func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
 	w := b.load()
 	if w.state() != Closed {
-		b.executeSlow(fn, &v, &r)
+		now := b.now()
+		if ra, ok := b.rejectOpen(w, now); ok {
+			r.Err, r.RetryAfter, r.Outcome, r.State = b.openErr, ra, Rejected, Open
+			return v, r
+		}
+		b.executeSlow(fn, now, &v, &r)
 		return v, r
 	}
 	start := b.now()
@@ -50,9 +55,13 @@ func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
 func (b *Breaker[T]) Call(fn func() (T, error)) (T, error) {
 	w := b.load()
 	if w.state() != Closed {
+		now := b.now()
 		var v T
+		if _, ok := b.rejectOpen(w, now); ok {
+			return v, b.openErr
+		}
 		var r CallResult[T]
-		b.executeSlow(fn, &v, &r)
+		b.executeSlow(fn, now, &v, &r)
 		return v, r.Err
 	}
 	start := b.now()
@@ -82,6 +91,25 @@ func (b *Breaker[T]) closedDone(w word, start time.Duration, val T, err error) (
 	return o, d, slow, stale
 }
 
+// rejectOpen counts and reports a rejection when w is open and, at now,
+// still before its deadline (or forced), with the time left until a probe
+// may be admitted. Anything else (half-open, a deadline passed, a
+// generation not yet published) is left to admitSlow.
+func (b *core) rejectOpen(w word, now time.Duration) (retryAfter time.Duration, ok bool) {
+	if w.state() != Open {
+		return 0, false
+	}
+	if !w.forced() {
+		gen, until := b.meta.deadline()
+		if gen != w.gen() || now >= until {
+			return 0, false
+		}
+		retryAfter = until - now
+	}
+	b.sums.AddTally(ring.Rejected)
+	return retryAfter, true
+}
+
 // guard counts a failure for a closed call whose fn panicked (done still
 // false), leaving the panic to go on unchanged.
 func (b *core) guard(done *bool, w word, start time.Duration) {
@@ -91,10 +119,10 @@ func (b *core) guard(done *bool, w word, start time.Duration) {
 	}
 }
 
-// executeSlow is Execute when the breaker is not closed when the call
-// arrives.
-func (b *Breaker[T]) executeSlow(fn func() (T, error), v *T, r *CallResult[T]) {
-	t, ok := b.admitSlow(b.now())
+// executeSlow is Execute when the breaker is neither closed nor plainly
+// open when the call arrives at now.
+func (b *Breaker[T]) executeSlow(fn func() (T, error), now time.Duration, v *T, r *CallResult[T]) {
+	t, ok := b.admitSlow(now)
 	if !ok {
 		b.reject(r, t)
 		return

@@ -254,7 +254,7 @@ func pick(r *fuzzReader, n int) int { return int(r.byte()) % n }
 
 // The operations.
 const (
-	opExecute        = iota // Execute: kind, fn's duration, nest (1 mod 4: an op runs inside fn)
+	opExecute        = iota // Execute: kind, fn's duration, nest (1 mod 4: an op runs inside fn; 2 mod 4: through Call)
 	opExecuteContext        // ExecuteContext with a live context: as opExecute
 	opRefused               // ExecuteContext with a context already done
 	opAllow                 // Allow, keeping the permit
@@ -276,18 +276,22 @@ const (
 
 // fuzzOp is one decoded operation.
 type fuzzOp struct {
-	kind   int
-	result int           // the fuzzKinds index of a call's (or a Done's) result
-	arg    int           // the permit index of a Done; the Force variant
-	d      time.Duration // fn's run time, or the clock move
-	twice  bool          // Done called a second time
-	nested *fuzzOp       // run inside fn before it returns
+	kind    int
+	result  int           // the fuzzKinds index of a call's (or a Done's) result
+	arg     int           // the permit index of a Done; the Force variant
+	d       time.Duration // fn's run time, or the clock move
+	twice   bool          // Done called a second time
+	viaCall bool          // an Execute made through Call
+	nested  *fuzzOp       // run inside fn before it returns
 }
 
 func (o *fuzzOp) String() string {
 	s := fmt.Sprintf("%s(result=%d arg=%d d=%v", opNames[o.kind], o.result, o.arg, o.d)
 	if o.twice {
 		s += " twice"
+	}
+	if o.viaCall {
+		s += " via Call"
 	}
 	if o.nested != nil {
 		s += " nested=" + o.nested.String()
@@ -301,8 +305,11 @@ func (c *fuzzConfig) decodeOp(r *fuzzReader, depth int) *fuzzOp {
 	case opExecute, opExecuteContext:
 		o.result = pick(r, len(fuzzKinds))
 		o.d = c.duration(r)
-		if r.byte()%4 == 1 && depth < maxFuzzDepth {
+		switch nest := r.byte() % 4; {
+		case nest == 1 && depth < maxFuzzDepth:
 			o.nested = c.decodeOp(r, depth+1)
+		case nest == 2 && o.kind == opExecute:
+			o.viaCall = true
 		}
 	case opDone:
 		i := r.byte()
@@ -315,6 +322,15 @@ func (c *fuzzConfig) decodeOp(r *fuzzReader, depth int) *fuzzOp {
 	}
 	return o
 }
+
+// callVia is the method a call goes through.
+type callVia int
+
+const (
+	viaExecute callVia = iota
+	viaExecuteContext
+	viaCall // Call: only fn's value and error (or the rejection) come back
+)
 
 // callRecord is what a call became, as comparable data.
 type callRecord struct {
@@ -338,9 +354,9 @@ type allowRecord struct {
 // subject is one side of the comparison: the breaker or the model.
 type subject interface {
 	clock() *cbtest.Clock
-	// call makes an Execute (or ExecuteContext) whose fn runs body, then
-	// panics if panics, and whose outcome the design says is want.
-	call(withCtx bool, body func() (int, error), panics bool, want cb.Outcome) callRecord
+	// call makes an Execute (ExecuteContext, or Call) whose fn runs body,
+	// then panics if panics, and whose outcome the design says is want.
+	call(via callVia, body func() (int, error), panics bool, want cb.Outcome) callRecord
 	refused() callRecord
 	allow() allowRecord
 	permits() int
@@ -363,7 +379,14 @@ func run(s subject, c *fuzzConfig, o *fuzzOp, trace *[]any) {
 			}
 			return k.v, k.err
 		}
-		*trace = append(*trace, s.call(o.kind == opExecuteContext, body, k.panics, k.want[c.classify]))
+		via := viaExecute
+		switch {
+		case o.kind == opExecuteContext:
+			via = viaExecuteContext
+		case o.viaCall:
+			via = viaCall
+		}
+		*trace = append(*trace, s.call(via, body, k.panics, k.want[c.classify]))
 	case opRefused:
 		*trace = append(*trace, s.refused())
 	case opAllow:
@@ -427,7 +450,7 @@ func (s *breakerSubject) state() cb.State         { return s.b.State() }
 func (s *breakerSubject) metrics() cb.Metrics     { return s.b.Metrics() }
 func (s *breakerSubject) events() []cb.Transition { return s.ev }
 
-func (s *breakerSubject) call(withCtx bool, body func() (int, error), panics bool, _ cb.Outcome) (rec callRecord) {
+func (s *breakerSubject) call(via callVia, body func() (int, error), panics bool, _ cb.Outcome) (rec callRecord) {
 	ran := false
 	fn := func() (int, error) {
 		ran = true
@@ -443,9 +466,17 @@ func (s *breakerSubject) call(withCtx bool, body func() (int, error), panics boo
 			rec = callRecord{Panicked: true}
 		}
 	}()
+	if via == viaCall {
+		v, err := s.b.Call(fn)
+		if !ran {
+			require.Zero(s.t, v, "a rejected Call's value")
+			require.ErrorIs(s.t, err, cb.ErrOpen)
+		}
+		return callRecord{Value: v, Err: err}
+	}
 	var v int
 	var r cb.CallResult[int]
-	if withCtx {
+	if via == viaExecuteContext {
 		v, r = s.b.ExecuteContext(context.Background(), func(context.Context) (int, error) { return fn() })
 	} else {
 		v, r = s.b.Execute(fn)
@@ -528,9 +559,12 @@ func (s *modelSubject) state() cb.State         { return s.m.State() }
 func (s *modelSubject) metrics() cb.Metrics     { return s.m.Metrics() }
 func (s *modelSubject) events() []cb.Transition { return s.ev }
 
-func (s *modelSubject) call(_ bool, body func() (int, error), panics bool, want cb.Outcome) callRecord {
+func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, want cb.Outcome) callRecord {
 	t, r := s.m.Begin()
 	if t == nil {
+		if via == viaCall {
+			return callRecord{Err: r.Err}
+		}
 		return record(0, r)
 	}
 	v, err := body()
@@ -538,7 +572,11 @@ func (s *modelSubject) call(_ bool, body func() (int, error), panics bool, want 
 		s.m.End(t, cb.Failure, nil)
 		return callRecord{Panicked: true}
 	}
-	return record(v, s.m.End(t, want, err))
+	r = s.m.End(t, want, err)
+	if via == viaCall {
+		return callRecord{Value: v, Err: err}
+	}
+	return record(v, r)
 }
 
 func record(v int, r model.Result) callRecord {
@@ -666,6 +704,9 @@ func newSeed(c seedConfig) seed { return c.bytes() }
 func (s seed) exec(kind, d byte) seed    { return append(s, opExecute, kind, d, 0) }
 func (s seed) execCtx(kind, d byte) seed { return append(s, opExecuteContext, kind, d, 0) }
 
+// call is an Execute made through Call.
+func (s seed) call(kind, d byte) seed { return append(s, opExecute, kind, d, 2) }
+
 // execNested is an Execute whose fn runs the op of inner (bytes of an op)
 // after moving the clock by d.
 func (s seed) execNested(kind, d byte, inner seed) seed {
@@ -701,6 +742,11 @@ func fuzzSeeds() [][]byte {
 	fast := seedConfig{consecutive: consec1, open: open1ms, success: succ1, halfOpen: half10s}
 	lazy := func(c seedConfig) seedConfig { c.flags |= flagLazy; return c }
 	return [][]byte{
+		// Through Call: failures trip, the open breaker rejects without
+		// running fn, a probe is admitted at the deadline, the half-open
+		// pool runs dry, a panic is a failure, and success closes.
+		newSeed(fast).call(kFail, dZero).call(kOK, dZero).advance(dOpen).call(kOK, dZero).metrics().
+			call(kPanic, dZero).advance(dOpen).call(kCancel, dZero).call(kOK, dZero).call(kOK, dZero).metrics(),
 		// Consecutive failures trip; Open rejects with RetryAfter down to
 		// 1ns; the deadline makes it half-open; SuccessThreshold closes.
 		newSeed(base).times(5, fail).exec(kOK, dZero).advance(dOpenLess).

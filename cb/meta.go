@@ -7,8 +7,10 @@ import (
 	"go.uber.org/atomic"
 )
 
-// meta is the reading at which the current generation began, which the
-// one atomic word has no room for. The goroutine whose CAS made a
+// meta is the reading at which the current generation began, and the one
+// at which time alone ends it (an open breaker turning half-open, a
+// half-open episode restarting), which the one atomic word has no room
+// for. The goroutine whose CAS made a
 // generation publishes it right after; a reader that finds an older
 // generation here knows the transition is nanoseconds old. The lock word is
 // gen<<1 | writing, so a late publisher of an older generation never
@@ -16,9 +18,10 @@ import (
 type meta struct {
 	lock  atomic.Uint64
 	since atomic.Int64
+	until atomic.Int64
 }
 
-func (m *meta) publish(gen uint64, since time.Duration) {
+func (m *meta) publish(gen uint64, since, until time.Duration) {
 	for {
 		l := m.lock.Load()
 		switch {
@@ -28,6 +31,7 @@ func (m *meta) publish(gen uint64, since time.Duration) {
 			runtime.Gosched() // another publisher is between two stores
 		case m.lock.CompareAndSwap(l, gen<<1|1):
 			m.since.Store(int64(since))
+			m.until.Store(int64(until))
 			m.lock.Store(gen << 1)
 			return
 		}
@@ -42,6 +46,21 @@ func (m *meta) read() (gen uint64, since time.Duration) {
 			s := m.since.Load()
 			if m.lock.Load() == l {
 				return l >> 1, time.Duration(s)
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// deadline returns the published generation and the reading at which time
+// alone ends it.
+func (m *meta) deadline() (gen uint64, until time.Duration) {
+	for {
+		l := m.lock.Load()
+		if l&1 == 0 {
+			u := m.until.Load()
+			if m.lock.Load() == l {
+				return l >> 1, time.Duration(u)
 			}
 		}
 		runtime.Gosched()

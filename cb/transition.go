@@ -1,6 +1,9 @@
 package cb
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Transition describes one state change, as OnStateChange receives it.
 type Transition struct {
@@ -26,7 +29,15 @@ func (b *core) trip(w word, now time.Duration, reason string) {
 // transitioned finishes a transition whose CAS this goroutine won: it
 // publishes the reading the generation began at and tells the listener.
 func (b *core) transitioned(from, to word, since time.Duration, reason string) {
-	b.meta.publish(to.gen(), since)
+	until := time.Duration(math.MaxInt64) // closed, or forced: time ends nothing
+	switch {
+	case to.forced() || to.state() == Closed:
+	case to.state() == Open:
+		until = since + b.openFor(to.level())
+	default:
+		until = since + b.s.halfOpenTimeout
+	}
+	b.meta.publish(to.gen(), since, until)
 	if from.state() == to.state() || b.s.onStateChange == nil {
 		return
 	}
@@ -70,15 +81,9 @@ func (b *core) current(now time.Duration) word {
 		if w.state() == Closed || w.forced() {
 			return w
 		}
-		gen, since := b.meta.read()
+		gen, start := b.meta.deadline()
 		if gen != w.gen() {
 			return w // its CAS is nanoseconds old: no timeout can have passed
-		}
-		start := since
-		if w.state() == Open {
-			start += b.openFor(w.level())
-		} else {
-			start += b.s.halfOpenTimeout
 		}
 		if now < start {
 			return w
@@ -100,11 +105,11 @@ func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 	if w.forced() {
 		return 0
 	}
-	gen, since := b.meta.read()
+	gen, until := b.meta.deadline()
 	if gen != w.gen() {
 		return b.openFor(w.level())
 	}
-	return since + b.openFor(w.level()) - now
+	return until - now
 }
 
 // force moves the breaker to state s in a new generation, whatever it was.
