@@ -112,15 +112,23 @@ var Libs = []*Lib{
 	},
 	{
 		Name: "tripswitch", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, false, false) },
+		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, false, false, false) },
+	},
+	{
+		Name: "tripswitch-call", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
+		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, false, false, true) },
 	},
 	{
 		Name: "tripswitch-hot", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, false) },
+		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, false, false) },
+	},
+	{
+		Name: "tripswitch-hot-call", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
+		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, false, true) },
 	},
 	{
 		Name: "tripswitch-hot-count", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, true) },
+		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, true, false) },
 	},
 	{
 		Name: "gobreaker", Kind: Peer, Module: "github.com/sony/gobreaker/v2",
@@ -211,7 +219,9 @@ func buildFloorAtomic(Scenario) (*Breaker, error) {
 // ---------------------------------------------------------------------------
 // tripswitch
 
-// tripswitch, in three configs:
+// tripswitch, in three configs, through Execute (which returns fn's value
+// and a CallResult) and, for two of them, through Call (the "-call" names:
+// fn's own (T, error), which Go returns in registers):
 //
 //   - tripswitch: the zero cb.Config, i.e. every default: a 10 s window of
 //     10 buckets, FailureRateThreshold 0.5, OpenTimeout 60 s,
@@ -233,7 +243,7 @@ func buildFloorAtomic(Scenario) (*Breaker, error) {
 // manual clock that each cycle moves past it (a CoarseClock would make
 // each cycle wait for its next 1 ms tick; both are one atomic load per
 // reading).
-func buildTripswitch(s Scenario, hot, count bool) (*Breaker, error) {
+func buildTripswitch(s Scenario, hot, count, viaCall bool) (*Breaker, error) {
 	var cfg cb.Config
 	br := &Breaker{}
 	if hot {
@@ -270,6 +280,12 @@ func buildTripswitch(s Scenario, hot, count bool) (*Breaker, error) {
 		return nil, err
 	}
 	br.Caller = func(fn Protected) Call {
+		if viaCall {
+			return func() bool {
+				_, err := b.Call(fn.Value)
+				return !errors.Is(err, cb.ErrOpen)
+			}
+		}
 		return func() bool {
 			_, r := b.Execute(fn.Value)
 			return r.Outcome != cb.Rejected

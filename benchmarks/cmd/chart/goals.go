@@ -39,14 +39,16 @@ type ratioGoal struct {
 // goals, then each hot config's, then the allocation goal.
 func goals(r *results) []goalRow {
 	var rows []goalRow
-	for _, g := range []ratioGoal{
-		{"default Config: closed success ≤ 0.5× gobreaker", "tripswitch", benchmarks.ClosedSuccess, serial1, "gobreaker", 0.5},
-		{"default Config: closed success at parallelism 8 on 2 CPUs ≤ 0.2× gobreaker", "tripswitch", benchmarks.ClosedSuccess, par8x2, "gobreaker", 0.2},
-		{"default Config: rejection ≤ 0.5× gobreaker", "tripswitch", benchmarks.OpenReject, serial1, "gobreaker", 0.5},
-	} {
-		rows = append(rows, g.eval(r))
+	for _, def := range []string{"tripswitch", "tripswitch-call"} {
+		for _, g := range []ratioGoal{
+			{"default Config (" + def + "): closed success ≤ 0.5× gobreaker", def, benchmarks.ClosedSuccess, serial1, "gobreaker", 0.5},
+			{"default Config (" + def + "): closed success at parallelism 8 on 2 CPUs ≤ 0.2× gobreaker", def, benchmarks.ClosedSuccess, par8x2, "gobreaker", 0.2},
+			{"default Config (" + def + "): rejection ≤ 0.5× gobreaker", def, benchmarks.OpenReject, serial1, "gobreaker", 0.5},
+		} {
+			rows = append(rows, g.eval(r))
+		}
 	}
-	for _, hot := range []string{"tripswitch-hot", "tripswitch-hot-count"} {
+	for _, hot := range []string{"tripswitch-hot", "tripswitch-hot-call", "tripswitch-hot-count"} {
 		for _, g := range []ratioGoal{
 			{"hot config (" + hot + "): closed success ≤ 0.6× eapache", hot, benchmarks.ClosedSuccess, serial1, "eapache", 0.6},
 			{"hot config (" + hot + "): 50% failures staying closed ≤ 20 ns", hot, benchmarks.HalfFailing, serial1, "", 20},

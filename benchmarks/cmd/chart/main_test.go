@@ -94,7 +94,7 @@ func TestGoals(t *testing.T) {
 		t.Fatalf("no goal %q", prefix)
 		return goalRow{}
 	}
-	if g := find("default Config: closed success ≤"); g.Met != "yes" || !strings.HasPrefix(g.Measured, "0.44×") {
+	if g := find("default Config (tripswitch): closed success ≤"); g.Met != "yes" || !strings.HasPrefix(g.Measured, "0.44×") {
 		t.Errorf("closed success goal %+v", g)
 	}
 	if g := find("hot config (tripswitch-hot): parallelism 8"); g.Met != "yes" || !strings.HasPrefix(g.Measured, "0.31×") {
@@ -103,7 +103,7 @@ func TestGoals(t *testing.T) {
 	if g := find("hot config (tripswitch-hot): the fastest"); g.Met != "yes" {
 		t.Errorf("fastest goal %+v", g)
 	}
-	if g := find("default Config: rejection"); g.Met != "—" {
+	if g := find("default Config (tripswitch): rejection"); g.Met != "—" {
 		t.Errorf("unmeasured goal %+v", g)
 	}
 	if g := find("0 allocs/op"); g.Met == "yes" || !strings.Contains(g.Measured, "OpenReject tripswitch-hot serial/1: 1") {
