@@ -208,7 +208,7 @@ fuzz-smoke: ## Run every fuzz target for 10s.
 .PHONY: cover
 cover: ## Coverage per package (counting every test that reaches it) and the total; profile in coverage/.
 	@mkdir -p $(COVER_DIR)
-	$(GO) test -count=1 -covermode=atomic -coverpkg=./... -coverprofile=$(COVER_DIR)/cover.out ./... >/dev/null
+	$(GO) test -count=1 -covermode=atomic -coverpkg=./... -coverprofile=$(COVER_DIR)/cover.out ./... | sed -n '/^ok /!p'
 	@# Each test binary lists every block; a block is covered if any run hit it.
 	@awk 'NR > 1 { split($$1, loc, ":"); pkg = loc[1]; sub("/[^/]*$$", "", pkg); \
 		stmts[$$1] = $$2; owner[$$1] = pkg; if ($$3 > 0) hit[$$1] = 1 } \

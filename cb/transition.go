@@ -82,6 +82,9 @@ func (b *core) current(now time.Duration) word {
 			return w
 		}
 		gen, start := b.meta.deadline()
+		if genAfter(gen, w.gen()) {
+			continue // w is stale: another goroutine has moved on since
+		}
 		if gen != w.gen() {
 			return w // its CAS is nanoseconds old: no timeout can have passed
 		}
@@ -106,8 +109,11 @@ func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 		return 0
 	}
 	gen, until := b.meta.deadline()
-	if gen != w.gen() {
-		return b.openFor(w.level())
+	switch {
+	case genAfter(gen, w.gen()):
+		return 0 // the breaker has moved on since w: a retry may be admitted
+	case gen != w.gen():
+		return b.openFor(w.level()) // w's transition is nanoseconds old
 	}
 	return until - now
 }

@@ -72,7 +72,7 @@ func TestRunShowsAFullCycle(t *testing.T) {
 func TestMainWritesSummaryAndSVG(t *testing.T) {
 	svg := filepath.Join(t.TempDir(), "timeline.svg")
 	var out bytes.Buffer
-	err := mainErr([]string{
+	err := mainErr(context.Background(), []string{
 		"-phases", "healthy=100ms,failing=300ms,recovering=600ms", "-tick", "100ms",
 		"-open", "100ms", "-workers", "1", "-pace", "2ms", "-svg", svg,
 	}, &out)
@@ -108,7 +108,7 @@ func TestFlagErrors(t *testing.T) {
 		{"-workers", "0"},
 		{"-open", "-1s"},
 	} {
-		err := mainErr(args, &bytes.Buffer{})
+		err := mainErr(context.Background(), args, &bytes.Buffer{})
 		assert.Error(t, err, strings.Join(args, " "))
 	}
 }

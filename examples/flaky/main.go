@@ -12,13 +12,17 @@ import (
 )
 
 func main() {
-	if err := mainErr(os.Args[1:], os.Stdout); err != nil {
+	// Interrupting ends the run early, with its summary.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := mainErr(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "flaky:", err)
 		os.Exit(1)
 	}
 }
 
-func mainErr(args []string, out io.Writer) error {
+func mainErr(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("flaky", flag.ContinueOnError)
 	phases := fs.String("phases", "healthy=4s,failing=5s,slow=4s,recovering=7s", "the dependency's phases, name=duration, in order")
 	o := options{}
@@ -41,8 +45,6 @@ func mainErr(args []string, out io.Writer) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	sum, samples, events, err := run(ctx, o, out)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -1,0 +1,11 @@
+package cb_test
+
+import (
+	"testing"
+
+	"github.com/tripswitch/tripswitch/internal/leakcheck"
+)
+
+// TestMain fails the run if a test leaves a goroutine behind: a breaker
+// needs none of its own, and a CoarseClock's ends with Stop.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
