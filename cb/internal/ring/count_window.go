@@ -43,6 +43,15 @@ func (w *CountWindow) Record(k Kind) {
 
 // Counts returns the kinds of the newest N outcomes, less those cleared.
 // An outcome numbered but not yet stamped is not counted yet.
+//
+// Under concurrent records the slots change while they are read. Each slot
+// holds the newest outcome of its residue, and every slot newer than the
+// window's start when the read began is counted, the newer laps included:
+// an outcome overwritten during the read is replaced by its successor in
+// the window, not dropped. So the window counted has N outcomes (less
+// those in flight) at every moment, never a small, biased sample of it,
+// which a reader descheduled in the middle of its pass would otherwise
+// judge rates on.
 func (w *CountWindow) Counts() Counts {
 	var c Counts
 	w.countsTo(&c)
@@ -58,7 +67,7 @@ func (w *CountWindow) countsTo(c *Counts) {
 	}
 	for i := range w.slots {
 		v := w.slots[i].Load()
-		if num := v >> 2; num > lo && num <= hi {
+		if num := v >> 2; num > lo {
 			c[v&3]++
 		}
 	}

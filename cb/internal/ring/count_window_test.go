@@ -183,3 +183,36 @@ func TestNewCountWindowPanicsOnBadSize(t *testing.T) {
 	assert.Panics(t, func() { NewCountWindow(NewStripes(), 0) })
 	assert.Panics(t, func() { NewCountWindow(NewStripes(), -1) })
 }
+
+// A read racing records counts a full window (less the outcomes in
+// flight, one per writer), however far the writers get during the read:
+// an outcome overwritten mid-read is replaced by its successor, so rates
+// are never judged on a small part of the window.
+func TestCountWindowReadsRacingRecordsSeeAFullWindow(t *testing.T) {
+	const n, writers, records = 64, 2, 20000
+	w := NewCountWindow(NewStripes(), n)
+	for i := range n {
+		w.Record(Kind(i % 2))
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range writers {
+		wg.Go(func() {
+			for i := 0; i < records; i++ {
+				w.Record(Kind(i % 2))
+			}
+		})
+	}
+	go func() { wg.Wait(); close(stop) }()
+	for reads := 0; ; reads++ {
+		select {
+		case <-stop:
+			require.Equal(t, uint64(n), w.Counts().Calls(), "all writers done: the window is full")
+			return
+		default:
+		}
+		c := w.Counts()
+		require.GreaterOrEqual(t, c.Calls(), uint64(n-writers), "read %d: %v", reads, c)
+		require.LessOrEqual(t, c.Calls(), uint64(n), "read %d: %v", reads, c)
+	}
+}

@@ -21,7 +21,9 @@
 //     one rotation that writes at most Buckets snapshots.
 //   - CountWindow numbers every outcome with one shared atomic add and
 //     stamps the outcome into slot number mod N; its counts are the
-//     stamped slots among the newest N numbers.
+//     stamped slots newer than the window's start (N numbers back) when
+//     the read began, so an outcome overwritten during a read is replaced
+//     by its successor rather than dropped.
 //
 // Clear empties a window without touching the cumulative sums, so the
 // lifetime totals survive it.
