@@ -54,7 +54,10 @@
 // Readers see, per stripe, all four kinds at one instant: the rarely
 // written kinds are read before and after the often written one and the
 // read is retried when they moved. Different stripes are read one after
-// another, a few nanoseconds apart. Snapshots of bucket starts are read
+// another, a few nanoseconds apart; a reader descheduled in the middle of
+// a pass sees the later stripes as of later, so its rates can lean toward
+// the goroutines whose stripes come last, by at most the calls they made
+// meanwhile. Snapshots of bucket starts are read
 // under a sequence counter, so a reader never mixes two snapshots.
 //
 // Readings of the clock are signed nanoseconds and may be negative (the
