@@ -281,9 +281,12 @@ func buildTripswitch(s Scenario, hot, count, viaCall bool) (*Breaker, error) {
 	}
 	br.Caller = func(fn Protected) Call {
 		if viaCall {
+			// A rejection is the breaker's *cb.OpenError, unwrapped: a type
+			// assertion tells it, as == tells the peers' sentinels.
 			return func() bool {
 				_, err := b.Call(fn.Value)
-				return !errors.Is(err, cb.ErrOpen)
+				_, open := err.(*cb.OpenError) //nolint:errorlint // returned unwrapped, like the peers' sentinels
+				return !open
 			}
 		}
 		return func() bool {
