@@ -26,6 +26,19 @@ func benchConfigs(b *testing.B) map[string]cb.Config {
 
 var errBench = errors.New("bench failure")
 
+// alternating returns a protected function that succeeds and fails in
+// turn, success first.
+func alternating() func() (int, error) {
+	i := 0
+	return func() (int, error) {
+		i++
+		if i&1 == 0 {
+			return 0, errBench
+		}
+		return 1, nil
+	}
+}
+
 func succeed() (int, error) { return 1, nil }
 
 func BenchmarkExecuteSuccess(b *testing.B) {
@@ -63,14 +76,7 @@ func BenchmarkExecuteHalfFailing(b *testing.B) {
 		br := cb.MustNew[int]("bench", cfg)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			i := 0
-			fn := func() (int, error) {
-				i++
-				if i&1 == 0 {
-					return 0, errBench
-				}
-				return 1, nil
-			}
+			fn := alternating()
 			for b.Loop() {
 				if _, r := br.Execute(fn); r.Outcome == cb.Rejected {
 					b.Fatal("rejected while closed")
@@ -176,14 +182,7 @@ func BenchmarkCallHalfFailing(b *testing.B) {
 		br := cb.MustNew[int]("bench", cfg)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			i := 0
-			fn := func() (int, error) {
-				i++
-				if i&1 == 0 {
-					return 0, errBench
-				}
-				return 1, nil
-			}
+			fn := alternating()
 			for b.Loop() {
 				if _, err := br.Call(fn); errors.Is(err, cb.ErrOpen) {
 					b.Fatal("rejected while closed")
