@@ -155,6 +155,12 @@ func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []ev
 			done = true
 		case <-ticker.C:
 		}
+		if done {
+			// The last line comes after the workers' last calls, so the
+			// lines add up to the totals.
+			stopWork()
+			wg.Wait()
+		}
 		m := b.Metrics()
 		at := time.Since(dep.start)
 		admitted, rejected := t.admitted.Load(), t.rejected.Load()
@@ -167,8 +173,6 @@ func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []ev
 		samples = append(samples, s)
 		rec.line(s)
 	}
-	stopWork()
-	wg.Wait()
 
 	events := rec.transitions()
 	elapsed := time.Since(dep.start)
