@@ -34,7 +34,7 @@ type core struct {
 	// is not already zero, so a healthy stream never writes it.
 	consecutive atomic.Uint64
 	_           [120]byte
-	// succMark is the lifetime success count (see successes) at the last
+	// succMark is the lifetime success count (see markSuccesses) at the last
 	// failure or clear: ConsecutiveSuccesses is the lifetime count minus it.
 	succMark atomic.Uint64
 	// probes counts the outcomes of half-open probes by kind. They are
@@ -150,9 +150,9 @@ func (b *core) record(now time.Duration, k ring.Kind) {
 // They are written through pointers, not returned: see ring.Stripes.SumTo.
 func (b *core) window(now time.Duration, window, sums *ring.Counts) {
 	if b.tw != nil {
-		b.tw.SnapshotTo(now, window, sums)
+		b.tw.Snapshot(now, window, sums)
 	} else {
-		b.cw.SnapshotTo(window, sums)
+		b.cw.Snapshot(window, sums)
 	}
 }
 
@@ -165,11 +165,16 @@ func (b *core) probeTotals() ring.Counts {
 	return c
 }
 
-// successes is the lifetime count of counted successes, given the sums of
-// the closed-state ones: probe successes are in the streak too, so a
-// breaker forced open from half-open still shows them.
-func (b *core) successes(sums *ring.Counts) uint64 {
-	return sums.Successes() + b.probes[ring.Success].Load() + b.probes[ring.SlowSuccess].Load()
+// markSuccesses restarts ConsecutiveSuccesses: it stores the lifetime
+// count of counted successes, given sums, the closed-state ones (probe
+// successes are in the streak too, so a breaker forced open from
+// half-open still shows them). A nil sums is summed here.
+func (b *core) markSuccesses(sums *ring.Counts) {
+	if sums == nil {
+		sums = new(ring.Counts)
+		b.sums.SumTo(sums)
+	}
+	b.succMark.Store(sums.Successes() + b.probes[ring.Success].Load() + b.probes[ring.SlowSuccess].Load())
 }
 
 // clearWindow empties the window and the streaks, as closing does.
@@ -180,7 +185,5 @@ func (b *core) clearWindow(now time.Duration) {
 		b.cw.Clear()
 	}
 	b.consecutive.Store(0)
-	var sums ring.Counts
-	b.sums.SumTo(&sums)
-	b.succMark.Store(b.successes(&sums))
+	b.markSuccesses(nil)
 }

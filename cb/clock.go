@@ -18,7 +18,7 @@ type Clock interface {
 
 // CoarseClock is a Clock for hot paths: one goroutine stores the real
 // monotonic reading every resolution, and Now is a single atomic load
-// (about 1 ns, against 35-90 ns for a reading of the real clock on the
+// (about 1 ns, against 25-90 ns for a reading of the real clock on the
 // machines tripswitch is benchmarked on).
 //
 // Its readings lag the real clock by up to one resolution, and so do the

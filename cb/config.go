@@ -128,7 +128,6 @@ func defaultIsIgnored(err error) bool {
 	// that can wrap or match another need it. (Like errors.Is, the switch
 	// allocates once per new error type it meets, for its type cache.)
 	switch err.(type) { //nolint:errorlint // a filter in front of errors.Is, which handles wrapping
-
 	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ Is(error) bool }:
 		return errors.Is(err, context.Canceled)
 	}

@@ -92,7 +92,8 @@
 //
 // Time comes from Config.Clock: by default the real monotonic clock, read
 // twice per call (start and end) and once more per rejection. A reading
-// costs 35-90 ns on the benchmark machines, more than the rest of a call,
+// costs 25-90 ns on the benchmark machines (BenchmarkNow in the internal
+// clock package), more than the rest of a call,
 // so hot paths should share a CoarseClock (one atomic load per reading, at
 // a resolution of your choosing) and, when slow calls do not matter, set
 // SlowCallDuration to Off. Where only fn's own (T, error) matters, Call

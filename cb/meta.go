@@ -7,14 +7,13 @@ import (
 	"go.uber.org/atomic"
 )
 
-// meta is the reading at which the current generation began, and the one
-// at which time alone ends it (an open breaker turning half-open, a
-// half-open episode restarting), which the one atomic word has no room
-// for. The goroutine whose CAS made a
-// generation publishes it right after; a reader that finds an older
-// generation here knows the transition is nanoseconds old. The lock word is
-// gen<<1 | writing, so a late publisher of an older generation never
-// overwrites a newer one.
+// meta is what the one atomic word has no room for: the reading at which
+// the current generation began, and the one at which time alone ends it
+// (an open breaker turning half-open, a half-open episode restarting). The
+// goroutine whose CAS made a generation publishes it right after; a reader
+// that finds an older generation here knows the transition is nanoseconds
+// old. The lock word is gen<<1 | writing, so a late publisher of an older
+// generation never overwrites a newer one.
 type meta struct {
 	lock  atomic.Uint64
 	since atomic.Int64
@@ -38,29 +37,15 @@ func (m *meta) publish(gen uint64, since, until time.Duration) {
 	}
 }
 
-// read returns the published generation and the reading it began at.
-func (m *meta) read() (gen uint64, since time.Duration) {
+// read returns the published generation, the reading it began at, and
+// the reading at which time alone ends it.
+func (m *meta) read() (gen uint64, since, until time.Duration) {
 	for {
 		l := m.lock.Load()
 		if l&1 == 0 {
-			s := m.since.Load()
+			s, u := m.since.Load(), m.until.Load()
 			if m.lock.Load() == l {
-				return l >> 1, time.Duration(s)
-			}
-		}
-		runtime.Gosched()
-	}
-}
-
-// deadline returns the published generation and the reading at which time
-// alone ends it.
-func (m *meta) deadline() (gen uint64, until time.Duration) {
-	for {
-		l := m.lock.Load()
-		if l&1 == 0 {
-			u := m.until.Load()
-			if m.lock.Load() == l {
-				return l >> 1, time.Duration(u)
+				return l >> 1, time.Duration(s), time.Duration(u)
 			}
 		}
 		runtime.Gosched()

@@ -106,7 +106,7 @@ func (b *core) Metrics() Metrics {
 	if w.state() == HalfOpen {
 		m.HalfOpenInFlight = int(w.issued() - w.succ())
 	}
-	if gen, since := b.meta.read(); gen == w.gen() {
+	if gen, since, _ := b.meta.read(); gen == w.gen() {
 		m.StateSince = now - since
 	}
 	if w.state() == Open {

@@ -54,10 +54,7 @@ func (b *core) openFor(l uint) time.Duration {
 		}
 		d *= 2
 	}
-	if limit > 0 && d > limit {
-		d = limit
-	}
-	return d
+	return d // New checked OpenTimeout <= MaxOpenTimeout
 }
 
 // backoff is the level after a failed half-open episode at level l: one
@@ -81,7 +78,7 @@ func (b *core) current(now time.Duration) word {
 		if w.state() == Closed || w.forced() {
 			return w
 		}
-		gen, start := b.meta.deadline()
+		gen, _, start := b.meta.read()
 		if genAfter(gen, w.gen()) {
 			continue // w is stale: another goroutine has moved on since
 		}
@@ -108,7 +105,7 @@ func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 	if w.forced() {
 		return 0
 	}
-	gen, until := b.meta.deadline()
+	gen, _, until := b.meta.read()
 	switch {
 	case genAfter(gen, w.gen()):
 		return 0 // the breaker has moved on since w: a retry may be admitted

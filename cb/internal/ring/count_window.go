@@ -73,15 +73,9 @@ func (w *CountWindow) countsTo(c *Counts) {
 	}
 }
 
-// Snapshot returns Counts() and the cumulative sums.
-func (w *CountWindow) Snapshot() (window, sums Counts) {
-	w.SnapshotTo(&window, &sums)
-	return window, sums
-}
-
-// SnapshotTo is Snapshot writing into window and sums (see
-// Stripes.SumTo).
-func (w *CountWindow) SnapshotTo(window, sums *Counts) {
+// Snapshot writes Counts() into window and the cumulative sums into sums
+// (through pointers: see Stripes.SumTo).
+func (w *CountWindow) Snapshot(window, sums *Counts) {
 	w.countsTo(window)
 	w.sums.SumTo(sums)
 }

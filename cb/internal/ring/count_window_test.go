@@ -34,7 +34,8 @@ func TestCountWindowLastN(t *testing.T) {
 			totals[k]++
 			require.Equal(t, lastN(seq, n), w.Counts(), "n=%d after %d records", n, i+1)
 			require.Equal(t, totals, w.Totals(), "n=%d after %d records", n, i+1)
-			win, sums := w.Snapshot()
+			var win, sums Counts
+			w.Snapshot(&win, &sums)
 			require.Equal(t, lastN(seq, n), win)
 			require.Equal(t, totals, sums)
 		}

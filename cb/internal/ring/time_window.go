@@ -166,20 +166,14 @@ func (w *TimeWindow) read(bucket int64, c *Counts) int64 {
 // reading older than the newest rotation is taken as that rotation's.
 func (w *TimeWindow) Counts(now time.Duration) Counts {
 	var c, sums Counts
-	w.SnapshotTo(now, &c, &sums)
+	w.Snapshot(now, &c, &sums)
 	return c
 }
 
-// Snapshot returns Counts(now) and the cumulative sums it was computed
-// from, in one pass over the stripes.
-func (w *TimeWindow) Snapshot(now time.Duration) (window, sums Counts) {
-	w.SnapshotTo(now, &window, &sums)
-	return window, sums
-}
-
-// SnapshotTo is Snapshot writing into window and sums (see
-// Stripes.SumTo).
-func (w *TimeWindow) SnapshotTo(now time.Duration, window, sums *Counts) {
+// Snapshot writes Counts(now) into window and the cumulative sums it was
+// computed from into sums, in one pass over the stripes (through pointers:
+// see Stripes.SumTo).
+func (w *TimeWindow) Snapshot(now time.Duration, window, sums *Counts) {
 	var base Counts
 	for {
 		// next before latest: next is published after latest, so a

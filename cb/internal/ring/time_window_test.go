@@ -337,7 +337,8 @@ func TestTimeWindowRotationWithConcurrentWriters(t *testing.T) {
 	var prevTotals Counts
 	for i := range steps {
 		now := time.Duration(reading.Add(int64(7 * time.Millisecond)))
-		window, sums := w.Snapshot(now)
+		var window, sums Counts
+		w.Snapshot(now, &window, &sums)
 		totals := w.Totals()
 		for k := range window {
 			require.LessOrEqual(t, window[k], sums[k], "step %d kind %d: window above its sums", i, k)
