@@ -1,7 +1,7 @@
 package cb
 
 import (
-	"math"
+	"errors"
 	"time"
 
 	"go.uber.org/atomic"
@@ -30,10 +30,15 @@ type core struct {
 	// only on transitions and probe permits.
 	w atomic.Uint64
 	_ [120]byte
-	// consecutive counts failures in a row; successes reset it only when it
-	// is not already zero, so a healthy stream never writes it.
-	consecutive atomic.Uint64
-	_           [120]byte
+	// streak is the failure streak: the closed generation it belongs to
+	// and a count (see streakOf). Successes reset it only when it is not
+	// already empty, so a healthy stream never writes it.
+	streak atomic.Uint64
+	_      [120]byte
+	// cleared is the generation of the last close whose window and streak
+	// were emptied, <<1, with bit 0 set while a clear is under way (see
+	// clearFor).
+	cleared atomic.Uint64
 	// succMark is the lifetime success count (see markSuccesses) at the last
 	// failure or clear: ConsecutiveSuccesses is the lifetime count minus it.
 	succMark atomic.Uint64
@@ -53,6 +58,10 @@ type core struct {
 	cw       *ring.CountWindow
 	openErr  *OpenError
 	probeErr *OpenError
+
+	// closingHook, when set (by tests only), runs between the CAS that
+	// closes the breaker and the completion of the close.
+	closingHook func()
 }
 
 // Option configures a Breaker[T] beyond Config, for what depends on T.
@@ -71,17 +80,20 @@ func WithClassifier[T any](f func(T, error) Outcome) Option[T] {
 // matches ErrInvalidConfig.
 func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error) {
 	s, err := cfg.resolve()
+	if name == "" {
+		err = errors.Join(&ConfigError{Field: "name", Value: name, Reason: "must not be empty (it names the breaker in errors, events and reports)"}, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	b := &Breaker[T]{core: core{
-		name:     name,
-		s:        s,
-		clock:    cfg.Clock,
-		sums:     ring.NewStripes(),
-		openErr:  &OpenError{Name: name, State: Open},
-		probeErr: &OpenError{Name: name, State: HalfOpen},
+		name:  name,
+		s:     s,
+		clock: cfg.Clock,
+		sums:  ring.NewStripes(),
 	}}
+	b.openErr = &OpenError{Name: name, State: Open, b: &b.core}
+	b.probeErr = &OpenError{Name: name, State: HalfOpen, b: &b.core}
 	if c, ok := cfg.Clock.(*CoarseClock); ok {
 		b.coarse = c
 	}
@@ -96,7 +108,7 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 	} else {
 		b.tw = ring.NewTimeWindow(b.sums, s.width, s.buckets, now)
 	}
-	b.meta.publish(0, now, math.MaxInt64)
+	b.meta.publish(0, now, endOfTime)
 	return b, nil
 }
 
@@ -177,13 +189,49 @@ func (b *core) markSuccesses(sums *ring.Counts) {
 	b.succMark.Store(sums.Successes() + b.probes[ring.Success].Load() + b.probes[ring.SlowSuccess].Load())
 }
 
-// clearWindow empties the window and the streaks, as closing does.
-func (b *core) clearWindow(now time.Duration) {
-	if b.tw != nil {
-		b.tw.Clear(now)
-	} else {
-		b.cw.Clear()
+// streakAdd counts a failure in the streak of w's closed generation and
+// returns the new count, or 0 when the streak already belongs to a newer
+// generation (the call outlived its own).
+func (b *core) streakAdd(w word) uint64 {
+	tag := streakOf(w)
+	for {
+		s := b.streak.Load()
+		n := s & maxStreak
+		switch {
+		case s&^maxStreak != tag:
+			return 0
+		case n == maxStreak:
+			return n
+		case b.streak.CompareAndSwap(s, s+1):
+			return n + 1
+		}
 	}
-	b.consecutive.Store(0)
-	b.markSuccesses(nil)
+}
+
+// streakEnd ends the failure streak s, read by a success of w's closed
+// generation, if it is that generation's. A success racing a failure may
+// lose its CAS: then the failure came after it.
+func (b *core) streakEnd(w word, s uint64) {
+	if s&^maxStreak == streakOf(w) {
+		b.streak.CompareAndSwap(s, streakOf(w))
+	}
+}
+
+// probeStreak counts a probe's outcome in the failure streak, which runs
+// on from the closed generation that tripped: a failure adds one, a
+// success ends it.
+func (b *core) probeStreak(failed bool) {
+	for {
+		s := b.streak.Load()
+		next := s &^ maxStreak
+		if failed {
+			next = s + 1
+			if s&maxStreak == maxStreak {
+				return
+			}
+		}
+		if next == s || b.streak.CompareAndSwap(s, next) {
+			return
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -36,6 +37,10 @@ const (
 	// MaxHalfOpenCalls is the most probe permits an episode can have: the
 	// permits share the breaker's one atomic state word.
 	MaxHalfOpenCalls = 255
+	// MaxConsecutiveFailures is the largest ConsecutiveFailures: the
+	// streak shares one atomic word with its generation, and
+	// Metrics.ConsecutiveFailures stops counting there.
+	MaxConsecutiveFailures = maxStreak
 )
 
 // Config is a breaker's policy. The zero value is valid and means every
@@ -51,7 +56,8 @@ type Config struct {
 	// time window (then Window and Buckets must be zero).
 	WindowCalls int
 	// MinimumCalls is how many outcomes the window must hold before either
-	// rate can trip the breaker (default 10).
+	// rate can trip the breaker (default 10, or WindowCalls when that is
+	// smaller).
 	MinimumCalls int
 	// FailureRateThreshold in (0,1] trips when failures/calls reaches it
 	// (default 0.5); Off disables it.
@@ -63,7 +69,8 @@ type Config struct {
 	// disables slow-call tracking.
 	SlowCallDuration time.Duration
 	// SlowCallRateThreshold in (0,1] trips when slow calls/calls reaches it
-	// (default 0.5).
+	// (default 0.5); Off keeps slow calls tracked (CallResult.Slow,
+	// Metrics, slow probes) without letting their rate trip the breaker.
 	SlowCallRateThreshold float64
 	// OpenTimeout is how long the breaker stays open before probing
 	// (default 60s).
@@ -77,21 +84,28 @@ type Config struct {
 	// HalfOpenMaxCalls is how many probe permits one half-open episode
 	// hands out (default SuccessThreshold; at most 255).
 	HalfOpenMaxCalls int
-	// HalfOpenTimeout restarts a half-open episode still undecided this
-	// long after it began (default OpenTimeout).
+	// HalfOpenTimeout bounds how long a half-open episode waits for its
+	// probes (default OpenTimeout). Its clock starts when a probe is
+	// admitted while no other is out; if a probe is still out when it
+	// runs down, the episode fails as a failed probe does (the breaker
+	// reopens, with the backoff step) and the probes still running come
+	// back stale. An episode with no probe out waits for traffic.
 	HalfOpenTimeout time.Duration
-	// IsFailure says whether a non-ignored error is a failure (default:
-	// err != nil). Errors it rejects count as successes.
+	// IsFailure says whether a non-nil, non-ignored error is a failure
+	// (default: every one is). Errors it rejects count as successes; a nil
+	// error is a success without asking.
 	IsFailure func(error) bool
-	// IsIgnored says whether an error is not counted at all (default:
-	// errors.Is(err, context.Canceled)). It is asked before IsFailure.
+	// IsIgnored says whether a non-nil error is not counted at all
+	// (default: errors.Is(err, context.Canceled)). It is asked before
+	// IsFailure, and never about a nil error.
 	IsIgnored func(error) bool
 	// OnStateChange is called once per state change, synchronously, by the
 	// goroutine that made it, never under a lock. Keep it short; a panic
 	// in it is recovered.
 	OnStateChange func(Transition)
-	// Clock supplies readings; nil means the real monotonic clock. Use
-	// cbtest.Clock in tests and a CoarseClock on hot paths.
+	// Clock supplies readings; nil means the real monotonic clock (a nil
+	// pointer in a non-nil interface is refused). Use cbtest.Clock in
+	// tests and a CoarseClock on hot paths.
 	Clock Clock
 }
 
@@ -106,7 +120,7 @@ type settings struct {
 	consecutive        uint64  // 0: off
 	slowDur            time.Duration
 	slowOn             bool
-	slowRate           float64
+	slowRate           float64 // < 0: the slow-call rate never trips
 	openTimeout        time.Duration
 	maxOpenTimeout     time.Duration
 	successThreshold   uint64
@@ -169,7 +183,15 @@ func (c Config) resolve() (settings, error) {
 	if c.SlowCallDuration != Off {
 		negative("SlowCallDuration", c.SlowCallDuration, c.SlowCallDuration < 0)
 	}
-	rate("SlowCallRateThreshold", c.SlowCallRateThreshold, false)
+	rate("SlowCallRateThreshold", c.SlowCallRateThreshold, true)
+	if c.ConsecutiveFailures > MaxConsecutiveFailures {
+		bad("ConsecutiveFailures", c.ConsecutiveFailures, "must be at most "+itoa(MaxConsecutiveFailures)+" or Off")
+	}
+	if c.Clock != nil {
+		if v := reflect.ValueOf(c.Clock); v.Kind() == reflect.Pointer && v.IsNil() {
+			bad("Clock", c.Clock, "is a nil "+v.Type().String()+" (leave Clock nil for the real clock)")
+		}
+	}
 	negative("OpenTimeout", c.OpenTimeout, c.OpenTimeout < 0)
 	negative("MaxOpenTimeout", c.MaxOpenTimeout, c.MaxOpenTimeout < 0)
 	negative("SuccessThreshold", c.SuccessThreshold, c.SuccessThreshold < 0)
@@ -213,7 +235,10 @@ func (c Config) resolve() (settings, error) {
 			bad("Buckets", c.Buckets, "must be zero when WindowCalls is set (a count window has no buckets)")
 		}
 		if c.WindowCalls > MaxWindowCalls {
-			bad("WindowCalls", c.WindowCalls, "must be at most 65536 (each failure scans the window)")
+			bad("WindowCalls", c.WindowCalls, "must be at most "+itoa(MaxWindowCalls)+" (each failure scans the window)")
+		}
+		if c.MinimumCalls == 0 {
+			s.minCalls = min(s.minCalls, uint64(c.WindowCalls))
 		}
 		if c.MinimumCalls >= 0 && uint64(c.WindowCalls) < s.minCalls {
 			bad("WindowCalls", c.WindowCalls, "must be at least MinimumCalls ("+itoa(s.minCalls)+"), or the rates could never trip")
@@ -221,16 +246,16 @@ func (c Config) resolve() (settings, error) {
 		s.window, s.buckets = 0, 0
 	} else if c.Window >= 0 && c.Buckets >= 0 {
 		if s.buckets > MaxBuckets {
-			bad("Buckets", s.buckets, "must be at most 4096")
+			bad("Buckets", s.buckets, "must be at most "+itoa(MaxBuckets))
 		} else if s.width = s.window / time.Duration(s.buckets); s.width < MinBucketWidth {
-			bad("Window", s.window, "gives buckets of "+s.width.String()+" with "+itoa(uint64(s.buckets))+" buckets; a bucket must be at least 1ms")
+			bad("Window", s.window, "gives buckets of "+s.width.String()+" with "+itoa(uint64(s.buckets))+" buckets; a bucket must be at least "+MinBucketWidth.String())
 		}
 	}
 	if c.HalfOpenMaxCalls >= 0 && c.SuccessThreshold >= 0 {
 		if s.halfOpenMaxCalls < s.successThreshold {
 			bad("HalfOpenMaxCalls", s.halfOpenMaxCalls, "must be at least SuccessThreshold ("+itoa(s.successThreshold)+"), or a half-open breaker could never close")
 		} else if s.halfOpenMaxCalls > MaxHalfOpenCalls {
-			bad("HalfOpenMaxCalls", s.halfOpenMaxCalls, "must be at most 255")
+			bad("HalfOpenMaxCalls", s.halfOpenMaxCalls, "must be at most "+itoa(MaxHalfOpenCalls))
 		}
 	}
 	if c.MaxOpenTimeout > 0 && c.OpenTimeout >= 0 && s.maxOpenTimeout < s.openTimeout {

@@ -53,7 +53,7 @@ func TestZeroConfigDefaults(t *testing.T) {
 	}
 	f.fail()
 	require.Equal(t, cb.Open, f.b.State())
-	assert.Equal(t, "consecutive failures", f.events[0].Reason)
+	assert.Equal(t, cb.ReasonConsecutiveFailures, f.events[0].Reason)
 	assert.Equal(t, 60*time.Second, f.m().RetryAfter)
 
 	f.at(60*time.Second - 1)
@@ -64,12 +64,15 @@ func TestZeroConfigDefaults(t *testing.T) {
 	f.rejected(cb.HalfOpen)
 	f.at(120*time.Second - 1)
 	assert.Equal(t, uint64(2), f.m().Generation)
-	f.at(120 * time.Second) // the undecided episode restarts
+	f.at(120 * time.Second) // the probes are still out: the episode fails
 	assert.Equal(t, uint64(3), f.m().Generation)
+	assert.Equal(t, cb.Open, f.b.State())
+	assert.Equal(t, 60*time.Second, f.m().RetryAfter, "no MaxOpenTimeout: no backoff")
 	p1.Done(1, nil)
 	p2.Done(1, nil)
 	p3.Done(1, nil)
 	assert.Equal(t, uint64(3), f.m().TotalStale)
+	f.at(180 * time.Second)
 	f.ok()
 	f.ok()
 	assert.Equal(t, cb.HalfOpen, f.b.State())
@@ -89,7 +92,7 @@ func TestDefaultFailureRate(t *testing.T) {
 	assert.Equal(t, cb.Closed, f.b.State())
 	f.fail() // 5 of 10
 	assert.Equal(t, cb.Open, f.b.State())
-	assert.Equal(t, "failure rate", f.events[0].Reason)
+	assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
 }
 
 // Default SlowCallDuration 5s, SlowCallRateThreshold 0.5, MinimumCalls 10.
@@ -110,7 +113,7 @@ func TestDefaultSlowCallRate(t *testing.T) {
 	assert.Equal(t, uint64(4), f.m().SlowCalls)
 	ps[4].Done(1, nil)
 	assert.Equal(t, cb.Open, f.b.State())
-	assert.Equal(t, "slow-call rate", f.events[0].Reason)
+	assert.Equal(t, cb.ReasonSlowCallRate, f.events[0].Reason)
 }
 
 // Default window: 10s in buckets of 1s.
@@ -191,7 +194,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"FailureRateThreshold -2", cb.Config{FailureRateThreshold: -2}, "FailureRateThreshold", "-2"},
 		{"FailureRateThreshold NaN", cb.Config{FailureRateThreshold: nan}, "FailureRateThreshold", "NaN"},
 		{"FailureRateThreshold +Inf", cb.Config{FailureRateThreshold: math.Inf(1)}, "FailureRateThreshold", "+Inf"},
-		{"SlowCallRateThreshold Off", cb.Config{SlowCallRateThreshold: cb.Off}, "SlowCallRateThreshold", "-1"},
+		{"SlowCallRateThreshold below Off", cb.Config{SlowCallRateThreshold: -2}, "SlowCallRateThreshold", "-2"},
 		{"SlowCallRateThreshold above 1", cb.Config{SlowCallRateThreshold: 2}, "SlowCallRateThreshold", "2"},
 		{"SlowCallRateThreshold negative", cb.Config{SlowCallRateThreshold: -0.1}, "SlowCallRateThreshold", "-0.1"},
 		{"SlowCallRateThreshold NaN", cb.Config{SlowCallRateThreshold: nan}, "SlowCallRateThreshold", "NaN"},
@@ -203,7 +206,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"100ms in 101 buckets", cb.Config{Window: 100 * time.Millisecond, Buckets: 101}, "Window", "100ms"},
 		{"1ns in 1 bucket", cb.Config{Window: 1, Buckets: 1}, "Window", "1ns"},
 		// WindowCalls < MinimumCalls
-		{"WindowCalls below the default MinimumCalls", cb.Config{WindowCalls: 5}, "WindowCalls", "5"},
+		{"ConsecutiveFailures past its limit", cb.Config{ConsecutiveFailures: cb.MaxConsecutiveFailures + 1}, "ConsecutiveFailures", "33554432"},
 		{"WindowCalls below MinimumCalls", cb.Config{WindowCalls: 3, MinimumCalls: 4}, "WindowCalls", "3"},
 		// HalfOpenMaxCalls < SuccessThreshold after defaults
 		{"HalfOpenMaxCalls below the default SuccessThreshold", cb.Config{HalfOpenMaxCalls: 2}, "HalfOpenMaxCalls", "2"},
@@ -246,12 +249,12 @@ func TestInvalidConfigReportsEveryFault(t *testing.T) {
 			Buckets:               -3,
 			MinimumCalls:          -1,
 			FailureRateThreshold:  2,
-			SlowCallRateThreshold: cb.Off,
+			SlowCallRateThreshold: 1.5,
 			OpenTimeout:           -time.Second,
 			SuccessThreshold:      2,
 			HalfOpenMaxCalls:      1,
 		}, []string{"Buckets", "MinimumCalls", "FailureRateThreshold", "SlowCallRateThreshold", "OpenTimeout", "HalfOpenMaxCalls"}},
-		{"both windows, and too small", cb.Config{Window: 10 * time.Second, WindowCalls: 5}, []string{"Window", "WindowCalls"}},
+		{"both windows, and too small", cb.Config{Window: 10 * time.Second, WindowCalls: 5, MinimumCalls: 6}, []string{"Window", "WindowCalls"}},
 		{"narrow buckets and a low cap", cb.Config{Window: time.Millisecond, Buckets: 2, OpenTimeout: time.Minute, MaxOpenTimeout: time.Second}, []string{"Window", "MaxOpenTimeout"}},
 		{"every negative field", cb.Config{
 			Window: -1, Buckets: -1, WindowCalls: -1, MinimumCalls: -1, ConsecutiveFailures: -5,

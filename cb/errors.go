@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // ErrOpen matches, with errors.Is, every error of a call the breaker
@@ -20,6 +21,27 @@ var ErrInvalidConfig = errors.New("tripswitch: invalid config")
 type OpenError struct {
 	Name  string // the breaker's name
 	State State  // Open, or HalfOpen when every probe permit was taken
+
+	b *core // the breaker that rejected, for RetryAfter
+}
+
+// RetryAfter returns, as of now, the time until the breaker that made the
+// error may admit a probe: the open time left, or 0 when it may admit one
+// already or when it was forced open (only a person or a program acting
+// on it will reopen it). The error is shared by all of a breaker's
+// rejections, so the answer is read from the breaker when asked; asked
+// right after the rejection, it is the CallResult.RetryAfter that Execute
+// would have given. An OpenError made by hand answers 0.
+func (e *OpenError) RetryAfter() time.Duration {
+	if e.b == nil {
+		return 0
+	}
+	now := e.b.now()
+	w := e.b.current(now)
+	if w.state() != Open {
+		return 0
+	}
+	return e.b.retryAfter(w, now)
 }
 
 // Error describes the rejection.

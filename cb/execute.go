@@ -22,6 +22,9 @@ type ticket struct {
 // The closed path is written out here, without the general run and
 // finish, which serve every state through pointers.
 func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
+	if fn == nil {
+		panic("tripswitch: Execute called with a nil func")
+	}
 	w := b.load()
 	if w.state() != Closed {
 		now := b.now()
@@ -36,8 +39,8 @@ func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
 	done := false
 	defer b.guard(&done, w, start)
 	val, err := fn()
-	done = true
 	o, d, slow, stale := b.closedDone(w, start, val, err)
+	done = true
 	r.Value, r.Err, r.Duration, r.State, r.Outcome, r.Slow, r.Stale = val, err, d, Closed, o, slow, stale
 	return val, r
 }
@@ -54,6 +57,9 @@ func (b *Breaker[T]) Execute(fn func() (T, error)) (v T, r CallResult[T]) {
 // closed success in the hot config (BenchmarkExecuteSuccess against
 // BenchmarkCallSuccess).
 func (b *Breaker[T]) Call(fn func() (T, error)) (T, error) {
+	if fn == nil {
+		panic("tripswitch: Call called with a nil func")
+	}
 	w := b.load()
 	if w.state() != Closed {
 		now := b.now()
@@ -69,8 +75,8 @@ func (b *Breaker[T]) Call(fn func() (T, error)) (T, error) {
 	done := false
 	defer b.guard(&done, w, start)
 	val, err := fn()
-	done = true
 	b.closedDone(w, start, val, err)
+	done = true
 	return val, err
 }
 
@@ -82,12 +88,12 @@ func (b *Breaker[T]) closedDone(w word, start time.Duration, val T, err error) (
 	if err != nil || b.classifier != nil || !b.s.defaultClassifiers {
 		o = b.classify(val, err)
 	}
-	d = end - start
+	d = subSat(end, start)
 	slow = b.s.slowOn && d > b.s.slowDur
 	if b.load() != w || o != Success || slow || b.tw == nil || !b.tw.Fast(end) {
 		stale = b.countClosed(w, o, slow, end)
-	} else if b.consecutive.Load() != 0 {
-		b.consecutive.Store(0) // a fast success ends a failure streak
+	} else if s := b.streak.Load(); s != streakOf(w) {
+		b.streakEnd(w, s) // a fast success ends a failure streak
 	}
 	return o, d, slow, stale
 }
@@ -105,18 +111,18 @@ func (b *core) rejectOpen(w word, now time.Duration) (retryAfter time.Duration, 
 		if gen != w.gen() || now >= until {
 			return 0, false
 		}
-		retryAfter = until - now
+		retryAfter = subSat(until, now)
 	}
 	b.sums.AddTally(ring.Rejected)
 	return retryAfter, true
 }
 
-// guard counts a failure for a closed call whose fn panicked (done still
-// false), leaving the panic to go on unchanged.
+// guard counts a failure for a closed call whose fn or classifier
+// panicked (done still false), leaving the panic to go on unchanged.
 func (b *core) guard(done *bool, w word, start time.Duration) {
 	if !*done {
 		end := b.now()
-		b.countClosed(w, Failure, b.s.slowOn && end-start > b.s.slowDur, end)
+		b.countClosed(w, Failure, b.s.slowOn && subSat(end, start) > b.s.slowDur, end)
 	}
 }
 
@@ -137,8 +143,14 @@ func (b *Breaker[T]) executeSlow(fn func() (T, error), now time.Duration, v *T, 
 // Cancellation seen by fn is ignored by default (Config.IsIgnored), while a
 // deadline exceeded counts as a failure.
 func (b *Breaker[T]) ExecuteContext(ctx context.Context, fn func(context.Context) (T, error)) (v T, r CallResult[T]) {
+	switch {
+	case ctx == nil:
+		panic("tripswitch: ExecuteContext called with a nil Context")
+	case fn == nil:
+		panic("tripswitch: ExecuteContext called with a nil func")
+	}
 	if err := ctx.Err(); err != nil {
-		r.Err, r.Outcome, r.State = err, Ignored, b.load().state()
+		r.Err, r.Outcome, r.State = err, Ignored, b.load().public()
 		b.sums.AddTally(ring.Ignored)
 		return v, r
 	}
@@ -152,9 +164,9 @@ func (b *Breaker[T]) ExecuteContext(ctx context.Context, fn func(context.Context
 }
 
 // run calls fn (or fnc) under ticket t and writes the results through v
-// and r. A panic skips the normal return, so the deferred check sees done
-// false and counts a failure without recovering: the panic goes on
-// unchanged.
+// and r. A panic in fn or in the classifier skips the normal return, so
+// the deferred check sees done false and counts a failure (returning a
+// probe permit) without recovering: the panic goes on unchanged.
 //
 // Why pointers: (T, CallResult[T]) is too wide for registers, so results
 // travel through memory, and a caller that loads them 16 bytes at a time
@@ -175,8 +187,8 @@ func (b *Breaker[T]) run(t ticket, fn, fnc func() (T, error), v *T, r *CallResul
 		fn = fnc
 	}
 	val, err := fn()
-	done = true
 	b.finish(t, val, err, false, v, r)
+	done = true
 }
 
 // admit decides whether a call may run now. A closed breaker admits without
@@ -190,6 +202,12 @@ func (b *core) admit() (ticket, bool) {
 
 // admitSlow admits in Open (after its timeout) and HalfOpen. A refusal
 // returns ok false with the ticket's start set to the retry delay.
+//
+// A probe taken while no other is out starts the episode's clock: its
+// deadline, HalfOpenTimeout from now, is published before the CAS that
+// takes the permit, so no probe is ever out without one. An episode
+// waiting for traffic therefore never times out, and a probe always has
+// the whole HalfOpenTimeout to answer.
 func (b *core) admitSlow(now time.Duration) (ticket, bool) {
 	for {
 		w := b.current(now)
@@ -200,7 +218,19 @@ func (b *core) admitSlow(now time.Duration) (ticket, bool) {
 			return ticket{w: w, state: Open, start: b.retryAfter(w, now)}, false
 		case w.issued() >= b.s.halfOpenMaxCalls:
 			return ticket{w: w, state: HalfOpen}, false
-		case b.cas(w, w.withIssued(w.issued()+1)):
+		}
+		if w.issued() == w.succ() {
+			gen, since, _ := b.meta.read()
+			if gen != w.gen() {
+				// w's transition is nanoseconds old and not yet dated; a
+				// fresh reading is not before it (now may be).
+				since = b.now()
+			}
+			// A reading taken before the episode began (by a caller
+			// descheduled since) must not shorten the probe's time.
+			b.meta.extend(w.gen(), since, addSat(max(now, since), b.s.halfOpenTimeout))
+		}
+		if b.cas(w, w.withIssued(w.issued()+1)) {
 			return ticket{w: w, state: HalfOpen, start: now}, true
 		}
 	}
@@ -234,16 +264,14 @@ func (b *Breaker[T]) classify(v T, err error) Outcome {
 
 // classifyErr classifies by the error alone, as configured.
 func (b *core) classifyErr(err error) Outcome {
-	if b.s.defaultClassifiers {
-		switch {
-		case err == nil:
-			return Success
-		case defaultIsIgnored(err):
+	switch {
+	case err == nil:
+		return Success
+	case b.s.defaultClassifiers:
+		if defaultIsIgnored(err) {
 			return Ignored
 		}
 		return Failure
-	}
-	switch {
 	case b.s.isIgnored(err):
 		return Ignored
 	case b.s.isFailure(err):
@@ -256,7 +284,7 @@ func (b *core) classifyErr(err error) Outcome {
 // through v and r before the add that records it (see run).
 func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *CallResult[T]) {
 	end := b.now()
-	d := end - t.start
+	d := subSat(end, t.start)
 	slow := b.s.slowOn && d > b.s.slowDur
 	o := Failure
 	if !panicked {
@@ -284,8 +312,8 @@ func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool
 	}
 	b.record(now, ring.KindOf(o == Failure, slow))
 	if o == Success {
-		if b.consecutive.Load() != 0 {
-			b.consecutive.Store(0)
+		if s := b.streak.Load(); s != streakOf(w) {
+			b.streakEnd(w, s)
 		}
 		if slow {
 			var c, sums ring.Counts
@@ -294,12 +322,12 @@ func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool
 		}
 		return false
 	}
-	n := b.consecutive.Inc()
+	n := b.streakAdd(w)
 	var c, sums ring.Counts
 	b.window(now, &c, &sums)
 	b.markSuccesses(&sums)
 	if b.s.consecutive != 0 && n >= b.s.consecutive {
-		b.trip(w, now, "consecutive failures")
+		b.trip(w, now, ReasonConsecutiveFailures)
 		return false
 	}
 	b.evaluate(w, now, &c)
@@ -316,56 +344,56 @@ func (b *core) evaluate(w word, now time.Duration, c *ring.Counts) {
 	}
 	switch {
 	case b.s.failRate > 0 && float64(c.Failures())/float64(calls) >= b.s.failRate:
-		b.trip(w, now, "failure rate")
-	case b.s.slowOn && float64(c.Slow())/float64(calls) >= b.s.slowRate:
-		b.trip(w, now, "slow-call rate")
+		b.trip(w, now, ReasonFailureRate)
+	case b.s.slowOn && b.s.slowRate > 0 && float64(c.Slow())/float64(calls) >= b.s.slowRate:
+		b.trip(w, now, ReasonSlowCallRate)
 	}
 }
 
 // countProbe applies the outcome of a half-open probe with one CAS on the
-// state word, which also decides whether it is stale.
+// state word, which also decides whether it is stale. With slow-call
+// tracking on, a slow success fails the episode as a failure does: a
+// dependency that answers slowly has not recovered, and closing on it
+// would trip again on the slow-call rate at once.
 func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
 	for {
 		// current first: an episode whose HalfOpenTimeout has passed has
-		// restarted, even if nobody has looked since, and this probe is
-		// then stale.
+		// failed, even if nobody has looked since, and this probe is then
+		// stale.
 		w := b.current(now)
 		if w.gen() != t.w.gen() {
 			b.sums.AddTally(ring.Stale)
 			return true
 		}
-		switch o {
-		case Ignored:
+		switch {
+		case o == Ignored:
 			if b.cas(w, w.withIssued(w.issued()-1)) {
 				b.sums.AddTally(ring.Ignored)
 				return false
 			}
-		case Failure:
+		case o == Failure || slow:
 			next := w.next(Open, false, b.backoff(w.level()))
 			if b.cas(w, next) {
-				b.probes[ring.KindOf(true, slow)].Inc()
-				b.consecutive.Inc()
+				b.probes[ring.KindOf(o == Failure, slow)].Inc()
+				b.probeStreak(o == Failure)
 				b.markSuccesses(nil)
-
-				b.transitioned(w, next, now, "probe failed")
+				reason := ReasonProbeFailed
+				if o != Failure {
+					reason = ReasonProbeSlow
+				}
+				b.transitioned(w, next, now, reason)
 				return false
 			}
-		default:
-			if s := w.succ() + 1; s >= b.s.successThreshold {
-				next := w.next(Closed, false, 0)
-				if b.cas(w, next) {
-					b.probes[ring.KindOf(false, slow)].Inc()
-					b.clearWindow(now)
-					b.transitioned(w, next, now, "probes succeeded")
-					return false
-				}
-			} else if b.cas(w, w.withSucc(s)) {
-				b.probes[ring.KindOf(false, slow)].Inc()
-				if b.consecutive.Load() != 0 {
-					b.consecutive.Store(0)
-				}
+		case w.succ()+1 >= b.s.successThreshold:
+			b.probes[ring.Success].Inc()
+			if b.close(w, w.next(closing, false, 0), now, ReasonProbesSucceeded) {
 				return false
 			}
+			b.probes[ring.Success].Dec() // not this probe's close after all: look again
+		case b.cas(w, w.withSucc(w.succ()+1)):
+			b.probes[ring.Success].Inc()
+			b.probeStreak(false)
+			return false
 		}
 	}
 }

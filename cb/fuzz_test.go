@@ -345,6 +345,29 @@ type callRecord struct {
 	Stale      bool
 }
 
+// openErrRecord is a rejection's *cb.OpenError as comparable data, with
+// the RetryAfter it reports right after the rejection.
+type openErrRecord struct {
+	Name       string
+	State      cb.State
+	RetryAfter time.Duration
+}
+
+// errRecord makes err comparable: a *cb.OpenError becomes its record, with
+// retryAfter as the RetryAfter it must report.
+func errRecord(err error, retryAfter time.Duration) error {
+	var oe *cb.OpenError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	return fmtErr{openErrRecord{oe.Name, oe.State, retryAfter}}
+}
+
+// fmtErr wraps a record as an error, so it fits the records' Err fields.
+type fmtErr struct{ rec openErrRecord }
+
+func (e fmtErr) Error() string { return fmt.Sprintf("%+v", e.rec) }
+
 // allowRecord is Allow's answer.
 type allowRecord struct {
 	Admitted bool
@@ -472,7 +495,7 @@ func (s *breakerSubject) call(via callVia, body func() (int, error), panics bool
 			require.Zero(s.t, v, "a rejected Call's value")
 			require.ErrorIs(s.t, err, cb.ErrOpen)
 		}
-		return callRecord{Value: v, Err: err}
+		return callRecord{Value: v, Err: s.openErr(err)}
 	}
 	var v int
 	var r cb.CallResult[int]
@@ -485,15 +508,25 @@ func (s *breakerSubject) call(via callVia, body func() (int, error), panics bool
 	return s.record(r)
 }
 
+// openErr records a rejection's error with what its RetryAfter says now.
+func (s *breakerSubject) openErr(err error) error {
+	var oe *cb.OpenError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	return errRecord(err, oe.RetryAfter())
+}
+
 func (s *breakerSubject) record(r cb.CallResult[int]) callRecord {
 	if r.Outcome == cb.Rejected {
 		var oe *cb.OpenError
 		require.ErrorIs(s.t, r.Err, cb.ErrOpen)
 		require.ErrorAs(s.t, r.Err, &oe)
 		require.Equal(s.t, r.State, oe.State, "OpenError.State")
+		require.Equal(s.t, r.RetryAfter, oe.RetryAfter(), "OpenError.RetryAfter right after the rejection")
 	}
 	return callRecord{
-		Value: r.Value, Err: r.Err, Outcome: r.Outcome, State: r.State, Duration: r.Duration,
+		Value: r.Value, Err: s.openErr(r.Err), Outcome: r.Outcome, State: r.State, Duration: r.Duration,
 		RetryAfter: r.RetryAfter, Slow: r.Slow, Stale: r.Stale,
 	}
 }
@@ -511,7 +544,7 @@ func (s *breakerSubject) allow() allowRecord {
 	if err != nil {
 		require.ErrorIs(s.t, err, cb.ErrOpen)
 		p.Done(0, nil) // the zero Permit's Done does nothing
-		return allowRecord{Err: err}
+		return allowRecord{Err: s.openErr(err)}
 	}
 	s.ps = append(s.ps, &p)
 	return allowRecord{Admitted: true}
@@ -563,7 +596,7 @@ func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, 
 	t, r := s.m.Begin()
 	if t == nil {
 		if via == viaCall {
-			return callRecord{Err: r.Err}
+			return callRecord{Err: errRecord(r.Err, r.RetryAfter)}
 		}
 		return record(0, r)
 	}
@@ -581,7 +614,7 @@ func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, 
 
 func record(v int, r model.Result) callRecord {
 	return callRecord{
-		Value: v, Err: r.Err, Outcome: r.Outcome, State: r.State, Duration: r.Duration,
+		Value: v, Err: errRecord(r.Err, r.RetryAfter), Outcome: r.Outcome, State: r.State, Duration: r.Duration,
 		RetryAfter: r.RetryAfter, Slow: r.Slow, Stale: r.Stale,
 	}
 }
@@ -591,7 +624,7 @@ func (s *modelSubject) refused() callRecord { return record(0, s.m.Refuse(contex
 func (s *modelSubject) allow() allowRecord {
 	t, r := s.m.Begin()
 	if t == nil {
-		return allowRecord{Err: r.Err}
+		return allowRecord{Err: errRecord(r.Err, r.RetryAfter)}
 	}
 	s.ps = append(s.ps, t)
 	return allowRecord{Admitted: true}

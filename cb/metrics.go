@@ -64,7 +64,7 @@ func (b *core) State() State {
 	if w.state() == Closed {
 		return Closed
 	}
-	return b.current(b.now()).state()
+	return b.current(b.now()).public()
 }
 
 // Metrics returns a snapshot as of now, making the transition an elapsed
@@ -91,7 +91,7 @@ func (b *core) Metrics() Metrics {
 		TotalIgnored:  b.sums.Tally(ring.Ignored),
 		TotalStale:    b.sums.Tally(ring.Stale),
 
-		ConsecutiveFailures: b.consecutive.Load(),
+		ConsecutiveFailures: b.streak.Load() & maxStreak,
 	}
 	if w.state() == HalfOpen {
 		// Any probe failure ends the episode: its successes are in a row.
@@ -107,7 +107,7 @@ func (b *core) Metrics() Metrics {
 		m.HalfOpenInFlight = int(w.issued() - w.succ())
 	}
 	if gen, since, _ := b.meta.read(); gen == w.gen() {
-		m.StateSince = now - since
+		m.StateSince = max(subSat(now, since), 0)
 	}
 	if w.state() == Open {
 		m.RetryAfter = b.retryAfter(w, now)

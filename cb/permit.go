@@ -4,8 +4,13 @@ import "github.com/tripswitch/tripswitch/cb/internal/ring"
 
 // Permit is an admission from Allow, for calls that cannot be wrapped in a
 // function. Call Done exactly once with the call's result; a second Done
-// on the same Permit, and Done on the zero Permit, do nothing. (Done on a
-// copy of a Permit counts again: keep one.)
+// on the same Permit, and Done on the zero Permit, do nothing.
+//
+// A Permit is a value, and its Done forgets it only in the copy it is
+// called on: Done on each of two copies counts the call twice (in
+// half-open, two probe outcomes for one permit). Keep one copy and pass a
+// *Permit around. Preventing it would cost an allocation per Allow.
+
 type Permit[T any] struct {
 	b *Breaker[T]
 	t ticket
@@ -30,9 +35,18 @@ func (p *Permit[T]) Done(v T, err error) {
 	if p.b == nil {
 		return
 	}
-	b := p.b
+	b, t := p.b, p.t
 	p.b = nil
 	var val T
 	var r CallResult[T]
-	b.finish(p.t, v, err, false, &val, &r)
+	// A panicking classifier counts a failure and returns the probe
+	// permit, as a panic in Execute's fn does; the panic goes on.
+	done := false
+	defer func() {
+		if !done {
+			b.finish(t, val, nil, true, &val, &r)
+		}
+	}()
+	b.finish(t, v, err, false, &val, &r)
+	done = true
 }

@@ -32,7 +32,7 @@ func TestOpenRejectsWithTimeLeft(t *testing.T) {
 	require.ErrorIs(t, r.Err, cb.ErrOpen)
 	var oe *cb.OpenError
 	require.ErrorAs(t, r.Err, &oe)
-	assert.Equal(t, cb.OpenError{Name: "rules", State: cb.Open}, *oe)
+	assert.Equal(t, [2]any{"rules", cb.Open}, [2]any{oe.Name, oe.State})
 	assert.Equal(t, `tripswitch: circuit "rules" is open`, r.Err.Error())
 
 	f.at(32*time.Second - 1)
@@ -89,7 +89,7 @@ func TestOpenBecomesHalfOpenAtTheDeadline(t *testing.T) {
 			f.at(11 * time.Second)
 			assert.Equal(t, cb.HalfOpen, observe(f))
 			require.Len(t, f.events, 2)
-			assert.Equal(t, cb.Transition{Name: "rules", From: cb.Open, To: cb.HalfOpen, Generation: 2, Reason: "open timeout elapsed"}, f.events[1])
+			assert.Equal(t, cb.Transition{Name: "rules", From: cb.Open, To: cb.HalfOpen, Generation: 2, Reason: cb.ReasonOpenTimeout}, f.events[1])
 			for range 10 {
 				assert.Equal(t, cb.HalfOpen, f.b.State())
 				assert.Equal(t, cb.HalfOpen, f.m().State)
@@ -221,7 +221,7 @@ func TestHalfOpenPermitsAndClosing(t *testing.T) {
 	require.ErrorIs(t, r.Err, cb.ErrOpen)
 	var oe *cb.OpenError
 	require.ErrorAs(t, r.Err, &oe)
-	assert.Equal(t, cb.OpenError{Name: "rules", State: cb.HalfOpen}, *oe)
+	assert.Equal(t, [2]any{"rules", cb.HalfOpen}, [2]any{oe.Name, oe.State})
 	assert.Equal(t, `tripswitch: circuit "rules" is half-open and its probes are taken`, r.Err.Error())
 	assert.Equal(t, uint64(2), f.m().TotalRejected)
 	assert.Equal(t, time.Duration(0), f.m().RetryAfter)
@@ -246,7 +246,7 @@ func TestHalfOpenPermitsAndClosing(t *testing.T) {
 	assert.Equal(t, uint64(3), m.TotalCalls)
 	assert.Equal(t, uint64(1), m.TotalFailures)
 	require.Len(t, f.events, 3)
-	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Closed, Generation: 3, Reason: "probes succeeded"}, f.events[2])
+	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Closed, Generation: 3, Reason: cb.ReasonProbesSucceeded}, f.events[2])
 
 	p3.Done(1, nil) // its episode is over: stale
 	m = f.m()
@@ -289,7 +289,7 @@ func TestHalfOpenNeedsSuccessThresholdSuccesses(t *testing.T) {
 	r := f.ok()
 	assert.Equal(t, cb.HalfOpen, r.State)
 	assert.Equal(t, cb.Closed, f.b.State())
-	assert.Equal(t, "probes succeeded", f.events[len(f.events)-1].Reason)
+	assert.Equal(t, cb.ReasonProbesSucceeded, f.events[len(f.events)-1].Reason)
 }
 
 // Any failure reopens, whatever the successes before it.
@@ -331,7 +331,7 @@ func TestHalfOpenAnyFailureReopens(t *testing.T) {
 				assert.Equal(t, uint64(1), m.ConsecutiveFailures)
 				assert.Equal(t, uint64(2), m.Generation, "ForceHalfOpen, then the reopening")
 				require.Len(t, f.events, 2)
-				assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Open, Generation: 2, Reason: "probe failed"}, f.events[1])
+				assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Open, Generation: 2, Reason: cb.ReasonProbeFailed}, f.events[1])
 			})
 		}
 	}
@@ -395,13 +395,18 @@ func TestHalfOpenIgnoredCallsReturnTheirPermit(t *testing.T) {
 	}
 }
 
-// An episode undecided HalfOpenTimeout after it began restarts: new
-// generation, full pool, and the old probes' outcomes are stale.
-func TestHalfOpenTimeoutRestartsTheEpisode(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 2})
+// A half-open episode whose probe is still out HalfOpenTimeout after it
+// was admitted fails as a failed probe does: the breaker reopens with the
+// backoff step, the probes still out come back stale and decide nothing,
+// and the event says why.
+func TestHalfOpenTimeoutFailsTheEpisode(t *testing.T) {
+	f := newRuleFixture(t, cb.Config{
+		ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, MaxOpenTimeout: 40 * time.Second,
+		HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 2,
+	})
 	f.fail()                 // gen 1, open at 0
 	f.at(10 * time.Second)   // gen 2, half-open at 10s
-	p1 := f.allow()          //
+	p1 := f.allow()          // the episode's clock starts: it fails at 15s
 	f.at(15*time.Second - 1) //
 	p2 := f.allow()
 	f.rejected(cb.HalfOpen)
@@ -409,54 +414,55 @@ func TestHalfOpenTimeoutRestartsTheEpisode(t *testing.T) {
 
 	f.at(15 * time.Second)
 	m := f.m()
-	assert.Equal(t, cb.HalfOpen, m.State)
+	assert.Equal(t, cb.Open, m.State)
 	assert.Equal(t, uint64(3), m.Generation)
-	assert.Equal(t, 0, m.HalfOpenInFlight, "a full pool")
+	assert.Equal(t, 0, m.HalfOpenInFlight)
 	assert.Equal(t, time.Duration(0), m.StateSince)
-	assert.Len(t, f.events, 2, "HalfOpen to HalfOpen is no state change")
+	assert.Equal(t, 20*time.Second, m.RetryAfter, "the backoff step: the open time doubles")
+	require.Len(t, f.events, 3)
+	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Open, Generation: 3, Reason: cb.ReasonHalfOpenTimeout}, f.events[2])
 
-	q1 := f.allow()
-	p1.Done(1, nil)         // stale
-	p2.Done(0, errRuleBoom) // stale: does not reopen
+	p1.Done(1, nil)         // stale: does not count toward closing
+	p2.Done(0, errRuleBoom) // stale: does not reopen again
 	m = f.m()
-	assert.Equal(t, cb.HalfOpen, m.State)
+	assert.Equal(t, cb.Open, m.State)
 	assert.Equal(t, uint64(3), m.Generation)
 	assert.Equal(t, uint64(2), m.TotalStale)
 	assert.Equal(t, uint64(1), m.TotalCalls)
 	assert.Equal(t, uint64(1), m.TotalFailures)
-	assert.Equal(t, 1, m.HalfOpenInFlight)
 
-	q1.Done(1, nil)
-	q2 := f.allow()
-	q2.Done(1, nil)
+	f.at(35 * time.Second)
+	f.ok()
+	f.ok()
 	assert.Equal(t, cb.Closed, f.b.State())
-	require.Len(t, f.events, 3)
-	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Closed, Generation: 4, Reason: "probes succeeded"}, f.events[2])
+	require.Len(t, f.events, 5)
+	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Closed, Generation: 5, Reason: cb.ReasonProbesSucceeded}, f.events[4])
 }
 
-// A probe of a restarted episode reports Stale in its CallResult.
+// The episode fails when its deadline passes, whoever looks: here the
+// probe itself, through State inside fn. The probe is then stale.
 func TestHalfOpenTimeoutMakesRunningProbeStale(t *testing.T) {
 	f := newRuleFixture(t, cb.Config{OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 1})
 	f.b.ForceHalfOpen() // gen 1 at 0
 	_, r := f.b.Execute(func() (int, error) {
 		f.clk.Advance(5 * time.Second)
-		require.Equal(t, cb.HalfOpen, f.b.State()) // someone looks: the episode restarts
+		require.Equal(t, cb.Open, f.b.State()) // someone looks: the episode has failed
 		return 1, nil
 	})
 	assert.Equal(t, cb.Success, r.Outcome)
 	assert.Equal(t, cb.HalfOpen, r.State)
 	assert.True(t, r.Stale)
 	m := f.m()
-	assert.Equal(t, cb.HalfOpen, m.State)
+	assert.Equal(t, cb.Open, m.State)
 	assert.Equal(t, uint64(2), m.Generation)
 	assert.Equal(t, uint64(1), m.TotalStale)
 	assert.Equal(t, uint64(0), m.TotalCalls)
+	assert.Equal(t, 10*time.Second, m.RetryAfter)
 }
 
-// The state is a function of time, not of who looks (transition.go): a
-// probe that ends at or after start+HalfOpenTimeout ends after its episode
-// restarted, whether or not anything looked in between, so it is stale and
-// does not decide the new episode.
+// A probe that ends after its episode's deadline finds the episode failed
+// (dated at the deadline, not at its own end) and is stale, whatever its
+// outcome.
 func TestHalfOpenProbeEndingAfterHalfOpenTimeoutIsStale(t *testing.T) {
 	outcomes := map[string]error{"success": nil, "failure": errRuleBoom}
 	for name, err := range outcomes {
@@ -465,28 +471,61 @@ func TestHalfOpenProbeEndingAfterHalfOpenTimeoutIsStale(t *testing.T) {
 			f.b.ForceHalfOpen() // gen 1 at 0
 			r := f.call(6*time.Second, err)
 			assert.Equal(t, cb.HalfOpen, r.State)
-			assert.True(t, r.Stale, "the probe ended 1s after its episode restarted")
+			assert.True(t, r.Stale, "the probe ended 1s after its episode failed")
 			m := f.m()
-			assert.Equal(t, cb.HalfOpen, m.State, "the stale probe must not decide")
+			assert.Equal(t, cb.Open, m.State)
 			assert.Equal(t, uint64(2), m.Generation)
 			assert.Equal(t, uint64(1), m.TotalStale)
 			assert.Equal(t, uint64(0), m.TotalCalls)
 			assert.Equal(t, time.Second, m.StateSince)
+			assert.Equal(t, 9*time.Second, m.RetryAfter)
 		})
 	}
 }
 
-// Several missed restarts are one new generation, dated at the last one.
-func TestHalfOpenTimeoutSeveralMissedRestarts(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second})
+// An episode with no probe out waits for traffic however long it lasts,
+// and a probe admitted late has the whole HalfOpenTimeout to answer: the
+// episode's clock starts with a probe admitted while none is out.
+func TestHalfOpenProbeClockStartsWithTheProbe(t *testing.T) {
+	f := newRuleFixture(t, cb.Config{
+		ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second,
+		SuccessThreshold: 4, HalfOpenMaxCalls: 4, SlowCallDuration: cb.Off,
+	})
 	f.fail()
 	f.at(10 * time.Second)
 	assert.Equal(t, cb.HalfOpen, f.b.State())
-	f.at(26 * time.Second) // restarts due at 15, 20 and 25s
+	f.at(time.Hour) // no probe was out: nothing to time out
 	m := f.m()
 	assert.Equal(t, cb.HalfOpen, m.State)
-	assert.Equal(t, uint64(3), m.Generation)
-	assert.Equal(t, time.Second, m.StateSince)
+	assert.Equal(t, uint64(2), m.Generation)
+	assert.Equal(t, time.Hour-10*time.Second, m.StateSince)
+
+	r := f.call(5*time.Second-1, nil) // admitted at 1h: its deadline is 1h+5s
+	assert.False(t, r.Stale)
+	assert.Equal(t, 1, int(f.m().ConsecutiveSuccesses))
+
+	// An ignored probe gives its permit back; the next probe taken while
+	// none is out starts the clock again.
+	p := f.allow() // at 1h+5s-1ns: deadline 1h+10s-1ns
+	f.at(time.Hour + 7*time.Second)
+	p.Done(0, context.Canceled)
+	q := f.allow() // at 1h+7s: deadline 1h+12s
+	f.at(time.Hour + 12*time.Second - 1)
+	assert.Equal(t, cb.HalfOpen, f.b.State())
+	q.Done(1, nil)
+	// A probe admitted while another is out runs on that one's clock.
+	p = f.allow() // at 1h+12s-1ns: deadline 1h+17s-1ns
+	f.at(time.Hour + 14*time.Second)
+	q = f.allow()
+	f.at(time.Hour + 17*time.Second - 2)
+	assert.Equal(t, cb.HalfOpen, f.b.State())
+	f.at(time.Hour + 17*time.Second - 1)
+	assert.Equal(t, cb.Open, f.b.State(), "q runs on p's clock")
+	p.Done(1, nil)
+	q.Done(1, nil)
+	m = f.m()
+	assert.Equal(t, uint64(2), m.TotalStale)
+	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Open, Generation: 3, Reason: cb.ReasonHalfOpenTimeout}, f.events[len(f.events)-1])
 }
 
 // HalfOpenTimeout defaults to OpenTimeout.
@@ -500,7 +539,7 @@ func TestHalfOpenTimeoutDefaultsToOpenTimeout(t *testing.T) {
 	assert.Equal(t, 1, f.m().HalfOpenInFlight)
 	f.at(20 * time.Second)
 	assert.Equal(t, uint64(3), f.m().Generation)
-	assert.Equal(t, 0, f.m().HalfOpenInFlight)
+	assert.Equal(t, cb.Open, f.m().State)
 	p.Done(1, nil)
 	assert.Equal(t, uint64(1), f.m().TotalStale)
 }
@@ -508,7 +547,7 @@ func TestHalfOpenTimeoutDefaultsToOpenTimeout(t *testing.T) {
 // Probes are refused with the half-open error, never the open one, and
 // RetryAfter 0 even right after the transition.
 func TestHalfOpenRejectionsCarryZeroRetryAfter(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 1})
+	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 1, SlowCallDuration: cb.Off})
 	f.fail()
 	f.at(10 * time.Second)
 	p := f.allow()
@@ -522,7 +561,7 @@ func TestHalfOpenRejectionsCarryZeroRetryAfter(t *testing.T) {
 		require.True(t, errors.As(r.Err, &oe))
 		assert.Equal(t, cb.HalfOpen, oe.State)
 	}
-	p.Done(1, nil) // at 20s-1ns, just before the episode would restart
+	p.Done(1, nil) // at 20s-1ns, just before the episode would fail
 	assert.Equal(t, cb.Closed, f.b.State())
 	assert.Equal(t, uint64(0), f.m().TotalStale)
 }

@@ -107,7 +107,7 @@ func (f *ruleFixture) rejected(s cb.State) {
 	require.ErrorIs(f.t, err, cb.ErrOpen)
 	var oe *cb.OpenError
 	require.ErrorAs(f.t, err, &oe)
-	assert.Equal(f.t, cb.OpenError{Name: "rules", State: s}, *oe)
+	assert.Equal(f.t, [2]any{"rules", s}, [2]any{oe.Name, oe.State})
 	p.Done(1, nil) // the zero Permit: nothing
 }
 
@@ -344,7 +344,7 @@ func TestCountWindowHoldsLastNOutcomes(t *testing.T) {
 		assert.Equal(t, s.state, m.State, "step %d", i)
 	}
 	require.Len(t, f.events, 1)
-	assert.Equal(t, "failure rate", f.events[0].Reason)
+	assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
 	assert.Equal(t, uint64(8), f.m().TotalCalls)
 }
 
@@ -412,7 +412,7 @@ func TestClosedConsecutiveFailuresTripOnTheNth(t *testing.T) {
 			assert.Equal(t, cb.Open, f.b.State())
 			assert.Equal(t, uint64(n), f.m().ConsecutiveFailures)
 			require.Len(t, f.events, 1)
-			assert.Equal(t, cb.Transition{Name: "rules", From: cb.Closed, To: cb.Open, Generation: 1, Reason: "consecutive failures"}, f.events[0])
+			assert.Equal(t, cb.Transition{Name: "rules", From: cb.Closed, To: cb.Open, Generation: 1, Reason: cb.ReasonConsecutiveFailures}, f.events[0])
 		})
 	}
 }
@@ -458,7 +458,7 @@ func TestClosedFastSuccessNeverTrips(t *testing.T) {
 		f.fail()
 		assert.Equal(t, cb.Open, f.b.State())
 		require.Len(t, f.events, 1)
-		assert.Equal(t, "failure rate", f.events[0].Reason)
+		assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
 	})
 	t.Run("slow-call rate", func(t *testing.T) {
 		f := newRuleFixture(t, cb.Config{MinimumCalls: 4, SlowCallDuration: time.Second, SlowCallRateThreshold: 0.5})
@@ -478,7 +478,7 @@ func TestClosedFastSuccessNeverTrips(t *testing.T) {
 		assert.Equal(t, cb.Success, r.Outcome)
 		assert.Equal(t, cb.Open, f.b.State())
 		require.Len(t, f.events, 1)
-		assert.Equal(t, "slow-call rate", f.events[0].Reason)
+		assert.Equal(t, cb.ReasonSlowCallRate, f.events[0].Reason)
 	})
 }
 
@@ -543,7 +543,7 @@ func TestClosedMinimumCallsGatesBothRates(t *testing.T) {
 		f.call(time.Second+1, nil)
 		assert.Equal(t, cb.Open, f.b.State())
 		require.Len(t, f.events, 1)
-		assert.Equal(t, "slow-call rate", f.events[0].Reason)
+		assert.Equal(t, cb.ReasonSlowCallRate, f.events[0].Reason)
 	})
 }
 
@@ -580,7 +580,7 @@ func TestClosedSlowSuccessTripsBySlowCallRate(t *testing.T) {
 			if tc.trips {
 				assert.Equal(t, cb.Open, f.b.State())
 				require.Len(t, f.events, 1)
-				assert.Equal(t, "slow-call rate", f.events[0].Reason)
+				assert.Equal(t, cb.ReasonSlowCallRate, f.events[0].Reason)
 			} else {
 				assert.Equal(t, cb.Closed, f.b.State())
 				assert.Empty(t, f.events)
@@ -675,7 +675,7 @@ func TestClosedOffDisables(t *testing.T) {
 		f.fail() // the failure rate still works
 		assert.Equal(t, cb.Open, f.b.State())
 		require.Len(t, f.events, 1)
-		assert.Equal(t, "failure rate", f.events[0].Reason)
+		assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
 	})
 	t.Run("FailureRateThreshold", func(t *testing.T) {
 		f := newRuleFixture(t, cb.Config{FailureRateThreshold: cb.Off, ConsecutiveFailures: 50, MinimumCalls: 1})
@@ -688,7 +688,7 @@ func TestClosedOffDisables(t *testing.T) {
 		f.fail() // consecutive failures still work
 		assert.Equal(t, cb.Open, f.b.State())
 		require.Len(t, f.events, 1)
-		assert.Equal(t, "consecutive failures", f.events[0].Reason)
+		assert.Equal(t, cb.ReasonConsecutiveFailures, f.events[0].Reason)
 	})
 	t.Run("both failure rules", func(t *testing.T) {
 		f := newRuleFixture(t, cb.Config{FailureRateThreshold: cb.Off, ConsecutiveFailures: cb.Off, MinimumCalls: 1})

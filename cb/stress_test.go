@@ -254,13 +254,13 @@ func sortedEvents(ev *concEvents) []cb.Transition {
 func reasonFits(tr cb.Transition) bool {
 	switch {
 	case tr.From == cb.Closed && tr.To == cb.Open:
-		return tr.Reason == "consecutive failures" || tr.Reason == "failure rate" || tr.Reason == "slow-call rate"
+		return tr.Reason == cb.ReasonConsecutiveFailures || tr.Reason == cb.ReasonFailureRate || tr.Reason == cb.ReasonSlowCallRate
 	case tr.From == cb.Open && tr.To == cb.HalfOpen:
-		return tr.Reason == "open timeout elapsed"
+		return tr.Reason == cb.ReasonOpenTimeout
 	case tr.From == cb.HalfOpen && tr.To == cb.Open:
-		return tr.Reason == "probe failed"
+		return tr.Reason == cb.ReasonProbeFailed || tr.Reason == cb.ReasonProbeSlow || tr.Reason == cb.ReasonHalfOpenTimeout
 	case tr.From == cb.HalfOpen && tr.To == cb.Closed:
-		return tr.Reason == "probes succeeded"
+		return tr.Reason == cb.ReasonProbesSucceeded
 	}
 	return false
 }
@@ -548,7 +548,7 @@ type stressEnd int
 const (
 	endProbesFail    stressEnd = iota // every probe fails: the first reopens, the others are stale
 	endProbesSucceed                  // every probe succeeds: SuccessThreshold close, the others are stale
-	endTimeout                        // HalfOpenTimeout passes: a new episode, every probe stale
+	endTimeout                        // HalfOpenTimeout passes with the probes out: it reopens, every probe stale
 	endForce                          // ForceHalfOpen: a new episode, every probe stale
 	numEnds
 )
@@ -701,8 +701,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // episode then ends in one of the four ways an episode can end, and the
 // driver checks the generation, the totals (counted, stale, ignored,
 // rejected) and, at the end, that the events are exactly those of the
-// state changes, one per state-changing generation step: the restarts by
-// HalfOpenTimeout and by ForceHalfOpen are generation steps with no event.
+// state changes, one per state-changing generation step: the restart by
+// ForceHalfOpen is a generation step with no event.
 func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 	const (
 		workers         = 32
@@ -749,7 +749,7 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 
 	gen := b.Metrics().Generation
 	var want []cb.Transition
-	event := func(from, to cb.State, reason string) {
+	event := func(from, to cb.State, reason cb.Reason) {
 		gen++
 		want = append(want, cb.Transition{Name: "stress", From: from, To: to, Generation: gen, Reason: reason})
 	}
@@ -757,7 +757,7 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 	trip := func() {
 		_, r := b.Execute(concFail)
 		require.Equal(t, cb.Failure, r.Outcome)
-		event(cb.Closed, cb.Open, "consecutive failures")
+		event(cb.Closed, cb.Open, cb.ReasonConsecutiveFailures)
 		wantCalls++
 		wantFailures++
 	}
@@ -769,7 +769,7 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 			require.Equal(t, cb.Open, m.State, "episode %d", i)
 			require.Positive(t, m.RetryAfter)
 			clk.Advance(m.RetryAfter)
-			event(cb.Open, cb.HalfOpen, "open timeout elapsed") // made by the first worker to ask
+			event(cb.Open, cb.HalfOpen, cb.ReasonOpenTimeout) // made by the first worker to ask
 		}
 		close(ep.open)
 		// The clock drifts a little (less than HalfOpenTimeout in all)
@@ -796,22 +796,22 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 		switch ep.end {
 		case endProbesFail:
 			close(ep.release)
-			event(cb.HalfOpen, cb.Open, "probe failed")
+			event(cb.HalfOpen, cb.Open, cb.ReasonProbeFailed)
 			counted = 1
 			wantFailures++
 			wantStale += maxCalls - 1
 			open = true
 		case endProbesSucceed:
 			close(ep.release)
-			event(cb.HalfOpen, cb.Closed, "probes succeeded")
+			event(cb.HalfOpen, cb.Closed, cb.ReasonProbesSucceeded)
 			counted = successes
 			wantStale += maxCalls - successes
 		case endTimeout:
 			clk.Advance(halfOpenTimeout)
 			close(ep.release)
-			gen++ // a restart: HalfOpen to HalfOpen, no event
+			event(cb.HalfOpen, cb.Open, cb.ReasonHalfOpenTimeout) // made by the first holder to finish
 			wantStale += maxCalls
-			open = false
+			open = true
 		case endForce:
 			b.ForceHalfOpen()
 			close(ep.release)
@@ -932,17 +932,17 @@ func TestStressForcedStates(t *testing.T) {
 	}
 	type hold struct {
 		gen     uint64 // the generation ForceOpen began
-		release string
+		release cb.Reason
 	}
 	var holds []hold
 	releases := []struct {
-		reason string
+		reason cb.Reason
 		do     func()
 		closes bool
 	}{
-		{"reset", b.Reset, true},
-		{"forced closed", b.ForceClosed, true},
-		{"forced half-open", b.ForceHalfOpen, false},
+		{cb.ReasonReset, b.Reset, true},
+		{cb.ReasonForcedClosed, b.ForceClosed, true},
+		{cb.ReasonForcedHalfOpen, b.ForceHalfOpen, false},
 	}
 	for c := range cycles {
 		waitCalls(200, time.Millisecond, nil)

@@ -1,25 +1,31 @@
 package cb
 
 import (
-	"math"
+	"runtime"
 	"time"
 )
 
-// Transition describes one state change, as OnStateChange receives it.
+// Transition describes one change of a breaker's state or of its forced
+// flag, as OnStateChange receives it.
+//
+// Each transition is made by one CAS and reported by the goroutine that
+// won it, after the fact. Transitions made in quick succession by
+// different goroutines can therefore reach the listener in another order
+// than they happened: Generation orders them. A listener that mirrors the
+// state keeps the event with the highest Generation it has seen and drops
+// older ones.
 type Transition struct {
-	Name       string // the breaker's name
-	From, To   State
-	Generation uint64 // the generation the change began
-	// Reason is one of "consecutive failures", "failure rate",
-	// "slow-call rate", "open timeout elapsed", "probe failed",
-	// "probes succeeded", "forced open", "forced closed",
-	// "forced half-open" and "reset".
-	Reason string
+	Name     string // the breaker's name
+	From, To State
+	// Generation is the generation the change began; it grows by at
+	// least one with every transition (modulo 2^39).
+	Generation uint64
+	Reason     Reason
 }
 
 // trip opens a closed breaker whose word was w. Only the state word's CAS
 // decides: a loser finds the generation moved and does nothing.
-func (b *core) trip(w word, now time.Duration, reason string) {
+func (b *core) trip(w word, now time.Duration, reason Reason) {
 	next := w.next(Open, false, 0)
 	if b.cas(w, next) {
 		b.transitioned(w, next, now, reason)
@@ -28,21 +34,21 @@ func (b *core) trip(w word, now time.Duration, reason string) {
 
 // transitioned finishes a transition whose CAS this goroutine won: it
 // publishes the reading the generation began at and tells the listener.
-func (b *core) transitioned(from, to word, since time.Duration, reason string) {
-	until := time.Duration(math.MaxInt64) // closed, or forced: time ends nothing
+func (b *core) transitioned(from, to word, since time.Duration, reason Reason) {
+	until := endOfTime // closed or forced: time ends nothing
 	switch {
-	case to.forced() || to.state() == Closed:
+	case to.forced():
 	case to.state() == Open:
-		until = since + b.openFor(to.level())
-	default:
-		until = since + b.s.halfOpenTimeout
+		until = addSat(since, b.openFor(to.level()))
+	case to.state() == HalfOpen:
+		until = noDeadline
 	}
 	b.meta.publish(to.gen(), since, until)
-	if from.state() == to.state() || b.s.onStateChange == nil {
+	if (from.public() == to.public() && from.forced() == to.forced()) || b.s.onStateChange == nil {
 		return
 	}
 	defer func() { _ = recover() }() // a listener's panic must not break the breaker
-	b.s.onStateChange(Transition{Name: b.name, From: from.state(), To: to.state(), Generation: to.gen(), Reason: reason})
+	b.s.onStateChange(Transition{Name: b.name, From: from.public(), To: to.public(), Generation: to.gen(), Reason: reason})
 }
 
 // openFor is the open time at backoff level l.
@@ -66,35 +72,42 @@ func (b *core) backoff(l uint) uint {
 	return l + 1
 }
 
-// current returns the state word as of the reading now, first making the
-// transitions that time alone causes: Open past its open time becomes
-// HalfOpen, and a HalfOpen episode undecided HalfOpenTimeout after it began
-// restarts. The new episode is dated when it began in theory (the deadline,
-// plus any whole HalfOpenTimeouts that also passed), not when it was
-// noticed, so the state is a function of time and not of who looks.
+// current returns the state word as of the reading now, first completing
+// a close under way and making the transitions that time alone causes:
+// Open past its open time becomes HalfOpen, and a half-open episode whose
+// probe has been out HalfOpenTimeout fails and reopens. Each is dated at
+// its deadline, not when it was noticed, so the state is a function of
+// time and not of who looks.
 func (b *core) current(now time.Duration) word {
 	for {
 		w := b.load()
-		if w.state() == Closed || w.forced() {
+		switch {
+		case w.state() == closing:
+			b.settle(w, now)
+			continue
+		case w.state() == Closed || w.forced():
 			return w
 		}
-		gen, _, start := b.meta.read()
+		gen, _, until := b.meta.read()
 		if genAfter(gen, w.gen()) {
 			continue // w is stale: another goroutine has moved on since
 		}
-		if gen != w.gen() {
-			return w // its CAS is nanoseconds old: no timeout can have passed
+		if gen != w.gen() || now < until {
+			return w // a generation not yet published is nanoseconds old: no deadline has passed
 		}
-		if now < start {
-			return w
+		if w.state() == Open {
+			next := w.next(HalfOpen, false, w.level())
+			if b.cas(w, next) {
+				b.transitioned(w, next, until, ReasonOpenTimeout)
+			}
+			continue
 		}
-		if hot := b.s.halfOpenTimeout; now-start >= hot {
-			start += (now - start) / hot * hot
+		if w.issued() == w.succ() {
+			return w // no probe is out: the next one starts a new deadline
 		}
-		next := w.next(HalfOpen, false, w.level())
+		next := w.next(Open, false, b.backoff(w.level()))
 		if b.cas(w, next) {
-			b.transitioned(w, next, start, "open timeout elapsed")
-			return next
+			b.transitioned(w, next, until, ReasonHalfOpenTimeout)
 		}
 	}
 }
@@ -112,11 +125,11 @@ func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 	case gen != w.gen():
 		return b.openFor(w.level()) // w's transition is nanoseconds old
 	}
-	return until - now
+	return max(subSat(until, now), 0)
 }
 
 // force moves the breaker to state s in a new generation, whatever it was.
-func (b *core) force(s State, forced bool, resetLevel bool, reason string) {
+func (b *core) force(s State, forced, resetLevel bool, reason Reason) {
 	now := b.now()
 	for {
 		w := b.load()
@@ -124,12 +137,68 @@ func (b *core) force(s State, forced bool, resetLevel bool, reason string) {
 		if resetLevel {
 			level = 0
 		}
+		if s == Closed {
+			if b.close(w, w.next(closing, false, 0), now, reason) {
+				return
+			}
+			continue
+		}
 		next := w.next(s, forced, level)
 		if b.cas(w, next) {
-			if s == Closed {
-				b.clearWindow(now)
-			}
 			b.transitioned(w, next, now, reason)
+			return
+		}
+	}
+}
+
+// close moves the breaker from w to next, a closing word, and completes
+// the close: the window and the failure streak are emptied before the
+// word admits calls again, then the listener is told. It reports whether
+// its CAS won.
+func (b *core) close(w, next word, now time.Duration, reason Reason) bool {
+	if !b.cas(w, next) {
+		return false
+	}
+	if h := b.closingHook; h != nil {
+		h()
+	}
+	b.settle(next, now)
+	b.transitioned(w, next.settled(), now, reason)
+	return true
+}
+
+// settle completes the close of the closing word w: whoever finds the
+// word closing (the closer, or any call or reader) empties the window and
+// the streak for w's generation, once, then admits calls with one CAS.
+// Nobody waits for a closer that was descheduled between its two CASes.
+func (b *core) settle(w word, now time.Duration) {
+	b.clearFor(w, now)
+	b.cas(w, w.settled())
+}
+
+// clearFor empties the window and the streaks for the closed generation of
+// w, unless that (or a newer) generation's clear is already done. The
+// cleared word is gen<<1 | busy: clears are serialized, and a clear that
+// comes late for an older generation does nothing, so it can never empty
+// the window of a generation already admitting calls.
+func (b *core) clearFor(w word, now time.Duration) {
+	gen := w.gen()
+	for {
+		c := b.cleared.Load()
+		switch {
+		case c&1 == 1:
+			runtime.Gosched() // another clear is a few stores from done
+		case !genAfter(gen, c>>1):
+			return
+		case b.cleared.CompareAndSwap(c, gen<<1|1):
+			if b.tw != nil {
+				b.tw.Clear(now)
+			} else {
+				b.cw.Clear()
+			}
+			b.streak.Store(streakOf(w))
+			b.markSuccesses(nil)
+			b.cleared.Store(gen << 1)
 			return
 		}
 	}
@@ -137,18 +206,18 @@ func (b *core) force(s State, forced bool, resetLevel bool, reason string) {
 
 // ForceOpen opens the breaker and holds it open, with no timeout and no
 // probes, until ForceClosed, ForceHalfOpen or Reset.
-func (b *core) ForceOpen() { b.force(Open, true, false, "forced open") }
+func (b *core) ForceOpen() { b.force(Open, true, false, ReasonForcedOpen) }
 
 // ForceClosed closes the breaker with an empty window, cleared streaks and
 // the backoff back at OpenTimeout; lifetime totals are kept. It does not
 // hold the breaker closed: it trips again as usual.
-func (b *core) ForceClosed() { b.force(Closed, false, true, "forced closed") }
+func (b *core) ForceClosed() { b.force(Closed, false, true, ReasonForcedClosed) }
 
 // ForceHalfOpen starts a fresh half-open episode now, with a full pool of
 // probe permits, keeping the backoff level.
-func (b *core) ForceHalfOpen() { b.force(HalfOpen, false, false, "forced half-open") }
+func (b *core) ForceHalfOpen() { b.force(HalfOpen, false, false, ReasonForcedHalfOpen) }
 
 // Reset returns the breaker to its initial state: closed, with an empty
 // window, cleared streaks and backoff, not forced. Only the lifetime totals
 // survive. It differs from ForceClosed only in the Transition reason.
-func (b *core) Reset() { b.force(Closed, false, true, "reset") }
+func (b *core) Reset() { b.force(Closed, false, true, ReasonReset) }

@@ -125,7 +125,7 @@ func fakeClocked(p preset) (cfg cb.Config, clk *cbtest.Clock, reasons *[]string)
 	reasons = new([]string)
 	cfg = p.config()
 	cfg.Clock = clk
-	cfg.OnStateChange = func(tr cb.Transition) { *reasons = append(*reasons, tr.Reason) }
+	cfg.OnStateChange = func(tr cb.Transition) { *reasons = append(*reasons, tr.Reason.String()) }
 	return cfg, clk, reasons
 }
 

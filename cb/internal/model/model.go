@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Model struct {
 	openTime time.Duration
 	issued   int // probe permits taken in this episode, less those given back
 	probeOK  int // probe successes in this episode
+	// deadline is when a half-open episode with a probe out fails: set by
+	// each probe admitted while none was out.
+	deadline time.Duration
 
 	window     []entry // counted closed-state outcomes, oldest first
 	failStreak uint64
@@ -35,6 +39,10 @@ type Model struct {
 	// pending holds the transitions made under the lock, for the listener
 	// to hear once it is released.
 	pending []cb.Transition
+	// closed is set by a close made under the lock; closeHook runs once
+	// it is released.
+	closed    bool
+	closeHook func()
 }
 
 // entry is one counted outcome in the window.
@@ -44,7 +52,7 @@ type entry struct {
 	slow    bool
 }
 
-// settings is a cb.Config with the defaults of design.md §3 applied.
+// settings is a cb.Config with the documented defaults applied.
 type settings struct {
 	name          string
 	width         time.Duration // bucket width; 0 with a count window
@@ -55,7 +63,7 @@ type settings struct {
 	consecutive   uint64  // 0: off
 	slowOn        bool
 	slowDur       time.Duration
-	slowRate      float64
+	slowRate      float64 // < 0: off
 	openTimeout   time.Duration
 	maxOpen       time.Duration // 0: no backoff
 	successNeeded int
@@ -94,7 +102,7 @@ func New(name string, cfg cb.Config, now func() time.Duration) (*Model, error) {
 		return nil, err
 	}
 	s := resolve(name, cfg)
-	return &Model{s: s, now: now, since: now(), openTime: s.openTimeout}, nil
+	return &Model{s: s, now: now, since: now(), openTime: s.openTimeout, deadline: endOfTime}, nil
 }
 
 // resolve applies the documented defaults; zero means default and cb.Off
@@ -117,6 +125,9 @@ func resolve(name string, c cb.Config) settings {
 		s.buckets = int64(or(c.Buckets, cb.DefaultBuckets))
 		s.width = or(c.Window, cb.DefaultWindow) / time.Duration(s.buckets)
 	}
+	if c.WindowCalls > 0 && c.MinimumCalls == 0 {
+		s.minCalls = min(s.minCalls, c.WindowCalls)
+	}
 	if c.ConsecutiveFailures != cb.Off {
 		s.consecutive = uint64(or(c.ConsecutiveFailures, cb.DefaultConsecutiveFailures))
 	}
@@ -137,8 +148,8 @@ func or[N int | float64 | time.Duration](v, def N) N {
 func (m *Model) lock() { m.mu.Lock() }
 
 func (m *Model) unlock() {
-	events := m.pending
-	m.pending = nil
+	events, closed := m.pending, m.closed
+	m.pending, m.closed = nil, false
 	m.mu.Unlock()
 	for _, tr := range events {
 		func() {
@@ -146,18 +157,47 @@ func (m *Model) unlock() {
 			m.s.onStateChange(tr)
 		}()
 	}
+	if closed && m.closeHook != nil {
+		m.closeHook()
+	}
 }
 
-// moveTo starts a new generation in state s, begun at the reading at. Each
-// generation has a fresh probe episode and is not forced.
-func (m *Model) moveTo(s cb.State, at time.Duration, reason string) {
-	from := m.state
-	m.state, m.forced, m.since = s, false, at
+// SetCloseHook makes f run after every close (by probes, ForceClosed or
+// Reset), once the close is complete: what a call arriving in the
+// breaker's closing gap must find.
+func (m *Model) SetCloseHook(f func()) { m.closeHook = f }
+
+// moveTo starts a new generation in state s (held open when forced),
+// begun at the reading at. Each generation has a fresh probe episode.
+func (m *Model) moveTo(s cb.State, forced bool, at time.Duration, reason cb.Reason) {
+	from, wasForced := m.state, m.forced
+	m.state, m.forced, m.since = s, forced, at
 	m.gen++
-	m.issued, m.probeOK = 0, 0
-	if from != s && m.s.onStateChange != nil {
+	m.issued, m.probeOK, m.deadline = 0, 0, endOfTime
+	if (from != s || wasForced != forced) && m.s.onStateChange != nil {
 		m.pending = append(m.pending, cb.Transition{Name: m.s.name, From: from, To: s, Generation: m.gen, Reason: reason})
 	}
+}
+
+const endOfTime = time.Duration(math.MaxInt64)
+
+// addSat is t+d for d >= 0, stopping at the end of time.
+func addSat(t, d time.Duration) time.Duration {
+	if t > endOfTime-d {
+		return endOfTime
+	}
+	return t + d
+}
+
+// subSat is a-b, clamped to the range of a Duration.
+func subSat(a, b time.Duration) time.Duration {
+	switch {
+	case b < 0 && a > endOfTime+b:
+		return endOfTime
+	case b > 0 && a < math.MinInt64+b:
+		return math.MinInt64
+	}
+	return a - b
 }
 
 // clear empties the window and the streaks and ends the backoff, as
@@ -166,27 +206,37 @@ func (m *Model) clear() {
 	m.window = m.window[:0]
 	m.failStreak, m.succStreak = 0, 0
 	m.openTime = m.s.openTimeout
+	m.closed = true
+}
+
+// backoff doubles the open time after a failed episode, up to the cap.
+func (m *Model) backoff() {
+	switch {
+	case m.s.maxOpen == 0:
+	case m.openTime > m.s.maxOpen/2:
+		m.openTime = m.s.maxOpen // doubling would pass the cap
+	default:
+		m.openTime *= 2
+	}
 }
 
 // observe makes the transitions that time alone causes, as of now: an
-// Open whose time is over is HalfOpen, and a half-open episode restarts
-// HalfOpenTimeout after it began. The new episode is dated when it would
-// have begun had someone been looking, and however many episodes were
-// missed it is one generation.
+// Open whose time is over is HalfOpen, and a half-open episode whose
+// probe has been out HalfOpenTimeout fails and reopens with the backoff
+// step. Each is dated at its deadline.
 func (m *Model) observe(now time.Duration) {
-	if m.state == cb.Closed || m.forced {
-		return
+	for !m.forced {
+		switch {
+		case m.state == cb.Open && now >= addSat(m.since, m.openTime):
+			m.moveTo(cb.HalfOpen, false, addSat(m.since, m.openTime), cb.ReasonOpenTimeout)
+		case m.state == cb.HalfOpen && m.issued > m.probeOK && now >= m.deadline:
+			at := m.deadline
+			m.backoff()
+			m.moveTo(cb.Open, false, at, cb.ReasonHalfOpenTimeout)
+		default:
+			return
+		}
 	}
-	begin := m.since + m.s.halfOpenLimit
-	if m.state == cb.Open {
-		begin = m.since + m.openTime
-	}
-	if now < begin {
-		return
-	}
-	// Episodes that would have begun and timed out unseen are skipped.
-	begin += (now - begin) / m.s.halfOpenLimit * m.s.halfOpenLimit
-	m.moveTo(cb.HalfOpen, begin, "open timeout elapsed")
 }
 
 // Begin asks to make a call now (Execute or Allow). It returns the ticket
@@ -200,6 +250,10 @@ func (m *Model) Begin() (*Ticket, Result) {
 	case m.state == cb.Closed:
 		return &Ticket{gen: m.gen, state: cb.Closed, start: now}, Result{}
 	case m.state == cb.HalfOpen && m.issued < m.s.probes:
+		if m.issued == m.probeOK {
+			// No probe is out: this one starts the episode's clock.
+			m.deadline = addSat(now, m.s.halfOpenLimit)
+		}
 		m.issued++
 		return &Ticket{gen: m.gen, state: cb.HalfOpen, start: now}, Result{}
 	}
@@ -216,7 +270,7 @@ func (m *Model) retryAfter(now time.Duration) time.Duration {
 	if m.forced {
 		return 0
 	}
-	return m.since + m.openTime - now
+	return max(subSat(addSat(m.since, m.openTime), now), 0)
 }
 
 // Refuse counts a call refused because its context was already done with
@@ -234,7 +288,7 @@ func (m *Model) End(t *Ticket, o cb.Outcome, err error) Result {
 	m.lock()
 	defer m.unlock()
 	now := m.now()
-	d := now - t.start
+	d := subSat(now, t.start)
 	r := Result{Err: err, Outcome: o, State: t.state, Duration: d, Slow: m.s.slowOn && d > m.s.slowDur}
 	if t.ended {
 		return r
@@ -254,7 +308,7 @@ func (m *Model) End(t *Ticket, o cb.Outcome, err error) Result {
 			m.issued-- // its permit goes back to the pool
 		}
 	case t.state == cb.HalfOpen:
-		m.endProbe(o == cb.Failure, now)
+		m.endProbe(o == cb.Failure, r.Slow, now)
 	default:
 		m.endClosed(o == cb.Failure, r.Slow, now)
 	}
@@ -266,7 +320,7 @@ func (m *Model) count(failure bool) {
 	m.totalCalls++
 	if failure {
 		m.totalFailures++
-		m.failStreak++
+		m.failStreak = min(m.failStreak+1, cb.MaxConsecutiveFailures)
 		m.succStreak = 0
 	} else {
 		m.succStreak++
@@ -283,7 +337,7 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 		m.window = m.window[1:]
 	}
 	if failure && m.s.consecutive > 0 && m.failStreak >= m.s.consecutive {
-		m.moveTo(cb.Open, now, "consecutive failures")
+		m.moveTo(cb.Open, false, now, cb.ReasonConsecutiveFailures)
 		return
 	}
 	if !failure && !slow {
@@ -293,30 +347,30 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 	switch {
 	case calls == 0 || calls < m.s.minCalls:
 	case m.s.failRate > 0 && float64(failures)/float64(calls) >= m.s.failRate:
-		m.moveTo(cb.Open, now, "failure rate")
-	case m.s.slowOn && float64(slows)/float64(calls) >= m.s.slowRate:
-		m.moveTo(cb.Open, now, "slow-call rate")
+		m.moveTo(cb.Open, false, now, cb.ReasonFailureRate)
+	case m.s.slowOn && m.s.slowRate > 0 && float64(slows)/float64(calls) >= m.s.slowRate:
+		m.moveTo(cb.Open, false, now, cb.ReasonSlowCallRate)
 	}
 }
 
 // endProbe counts an outcome of the current half-open episode: a failure
-// reopens with a longer open time, SuccessThreshold successes close.
-func (m *Model) endProbe(failure bool, now time.Duration) {
+// (or, with slow-call tracking on, a slow success) reopens with a longer
+// open time, SuccessThreshold successes close.
+func (m *Model) endProbe(failure, slow bool, now time.Duration) {
 	m.count(failure)
-	if failure {
-		switch {
-		case m.s.maxOpen == 0:
-		case m.openTime > m.s.maxOpen/2:
-			m.openTime = m.s.maxOpen // doubling would pass the cap
-		default:
-			m.openTime *= 2
+	if failure || slow {
+		m.succStreak = 0
+		m.backoff()
+		reason := cb.ReasonProbeFailed
+		if !failure {
+			reason = cb.ReasonProbeSlow
 		}
-		m.moveTo(cb.Open, now, "probe failed")
+		m.moveTo(cb.Open, false, now, reason)
 		return
 	}
 	m.probeOK++
 	if m.probeOK >= m.s.successNeeded {
-		m.moveTo(cb.Closed, now, "probes succeeded")
+		m.moveTo(cb.Closed, false, now, cb.ReasonProbesSucceeded)
 		m.clear()
 	}
 }
@@ -387,7 +441,7 @@ func (m *Model) Metrics() cb.Metrics {
 		TotalRejected:        m.totalRejected,
 		TotalIgnored:         m.totalIgnored,
 		TotalStale:           m.totalStale,
-		StateSince:           now - m.since,
+		StateSince:           max(subSat(now, m.since), 0),
 	}
 	if calls > 0 {
 		r.FailureRate = float64(failures) / float64(calls)
@@ -408,21 +462,20 @@ func (m *Model) Metrics() cb.Metrics {
 func (m *Model) ForceOpen() {
 	m.lock()
 	defer m.unlock()
-	m.moveTo(cb.Open, m.now(), "forced open")
-	m.forced = true
+	m.moveTo(cb.Open, true, m.now(), cb.ReasonForcedOpen)
 }
 
 // ForceClosed closes the model with an empty window, cleared streaks and
 // no backoff.
-func (m *Model) ForceClosed() { m.close("forced closed") }
+func (m *Model) ForceClosed() { m.close(cb.ReasonForcedClosed) }
 
 // Reset is ForceClosed under another reason: only lifetime totals survive.
-func (m *Model) Reset() { m.close("reset") }
+func (m *Model) Reset() { m.close(cb.ReasonReset) }
 
-func (m *Model) close(reason string) {
+func (m *Model) close(reason cb.Reason) {
 	m.lock()
 	defer m.unlock()
-	m.moveTo(cb.Closed, m.now(), reason)
+	m.moveTo(cb.Closed, false, m.now(), reason)
 	m.clear()
 }
 
@@ -430,5 +483,5 @@ func (m *Model) close(reason string) {
 func (m *Model) ForceHalfOpen() {
 	m.lock()
 	defer m.unlock()
-	m.moveTo(cb.HalfOpen, m.now(), "forced half-open")
+	m.moveTo(cb.HalfOpen, false, m.now(), cb.ReasonForcedHalfOpen)
 }

@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"math"
 	"runtime"
 	"time"
 
@@ -60,7 +61,9 @@ func (w *TimeWindow) bucketOf(now time.Duration) int64 {
 
 // Record counts one outcome of kind k that ended at the reading now.
 func (w *TimeWindow) Record(now time.Duration, k Kind) {
-	for int64(now) >= w.next.Load() {
+	// The second test matters only at the end of time, where the next
+	// boundary is clamped to the reading of the newest bucket itself.
+	for int64(now) >= w.next.Load() && w.latest.Load() < w.bucketOf(now) {
 		w.rotate(now)
 	}
 	w.sums.Add(k)
@@ -86,8 +89,7 @@ func (w *TimeWindow) rotate(now time.Duration) {
 		runtime.Gosched() // a rotation is a few stores per skipped bucket
 		return
 	}
-	if int64(now) >= w.next.Load() {
-		b := w.bucketOf(now)
+	if b := w.bucketOf(now); int64(now) >= w.next.Load() && b > w.latest.Load() {
 		from := max(w.latest.Load()+1, b-w.buckets+1)
 		sums := w.sums.Sum()
 		for i := from; i <= b; i++ {
@@ -119,10 +121,15 @@ func (w *TimeWindow) restart(b int64, sums Counts) {
 }
 
 // publish makes b the newest bucket. next goes last: once a writer sees
-// it, the snapshot of b is in place.
+// it, the snapshot of b is in place. The boundary after the last whole
+// bucket before the end of time is clamped to the largest reading.
 func (w *TimeWindow) publish(b int64) {
 	w.latest.Store(b)
-	w.next.Store((b + 1) * w.width)
+	next := int64(math.MaxInt64)
+	if b < math.MaxInt64/w.width {
+		next = (b + 1) * w.width
+	}
+	w.next.Store(next)
 }
 
 func (w *TimeWindow) write(bucket int64, sums Counts) {

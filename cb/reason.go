@@ -1,0 +1,65 @@
+package cb
+
+import "fmt"
+
+// Reason says why a breaker changed state (or its forced flag).
+type Reason uint8
+
+// The reasons a Transition carries. The zero Reason is not used.
+const (
+	ReasonConsecutiveFailures Reason = iota + 1 // ConsecutiveFailures failures in a row
+	ReasonFailureRate                           // the window's failure rate reached its threshold
+	ReasonSlowCallRate                          // the window's slow-call rate reached its threshold
+	ReasonOpenTimeout                           // the open time is over: probes may run
+	ReasonProbeFailed                           // a half-open probe failed
+	ReasonProbeSlow                             // a half-open probe succeeded, but slowly
+	ReasonHalfOpenTimeout                       // a probe was still running HalfOpenTimeout into its episode
+	ReasonProbesSucceeded                       // SuccessThreshold probes succeeded
+	ReasonForcedOpen                            // ForceOpen
+	ReasonForcedClosed                          // ForceClosed
+	ReasonForcedHalfOpen                        // ForceHalfOpen
+	ReasonReset                                 // Reset
+)
+
+var reasonNames = [...]string{
+	ReasonConsecutiveFailures: "consecutive failures",
+	ReasonFailureRate:         "failure rate",
+	ReasonSlowCallRate:        "slow-call rate",
+	ReasonOpenTimeout:         "open timeout elapsed",
+	ReasonProbeFailed:         "probe failed",
+	ReasonProbeSlow:           "probe slow",
+	ReasonHalfOpenTimeout:     "half-open timeout",
+	ReasonProbesSucceeded:     "probes succeeded",
+	ReasonForcedOpen:          "forced open",
+	ReasonForcedClosed:        "forced closed",
+	ReasonForcedHalfOpen:      "forced half-open",
+	ReasonReset:               "reset",
+}
+
+// String returns the reason in words, such as "failure rate".
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) && reasonNames[r] != "" {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// MarshalText encodes the reason as its String, so JSON shows
+// "failure rate".
+func (r Reason) MarshalText() ([]byte, error) {
+	if int(r) >= len(reasonNames) || reasonNames[r] == "" {
+		return nil, fmt.Errorf("tripswitch: unknown reason %d", uint8(r))
+	}
+	return []byte(reasonNames[r]), nil
+}
+
+// UnmarshalText decodes a String of a reason.
+func (r *Reason) UnmarshalText(text []byte) error {
+	for i, n := range reasonNames {
+		if n != "" && n == string(text) {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("tripswitch: unknown reason %q", text)
+}
