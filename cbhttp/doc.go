@@ -21,10 +21,10 @@
 //
 // # Model
 //
-// A Transport makes its breakers itself, one per key (by default the
-// request's URL.Host), on the first request for the key, with
-// registry.Get, its Config and its Registry (a private one if nil, which
-// Breakers returns). Each request goes through the breaker of its key with
+// A Transport makes its breakers itself, one per key (by default HostKey,
+// the request's host, normalised), on the first request for the key, with
+// registry.Get, its Config and its Registry (if nil, a private one bounded
+// to DefaultMaxHosts breakers, which Breakers returns). Each request goes through the breaker of its key with
 // cb's ExecuteContext: a request the breaker rejects, or whose context is
 // already done, never reaches the base transport. An admitted request's
 // outcome is decided by Classify (DefaultClassify if nil): an error of the
@@ -43,7 +43,7 @@
 // in its Registry, the Middleware's in the registry the caller got it from
 // with registry.Get (a breaker made with cb.New is in none).
 //
-// # Decisions where the issue leaves room
+// # Decisions where the design leaves room
 //
 //   - A request's outcome is decided when the base transport returns, that
 //     is when the response headers have arrived. Reading the body is the
@@ -58,6 +58,18 @@
 //   - 429 Too Many Requests is a failure for a client (the server asks it
 //     to back off), and a success for a server (a handler that sheds load
 //     is working as meant). Other 4xx are successes on both sides.
+//   - A host written several ways is one host: HostKey lower-cases it,
+//     drops a trailing dot and the scheme's default port, so
+//     "https://API.example.com.:443/" and "https://api.example.com/" share
+//     a breaker. Other ports stay apart, and so do the IP addresses a name
+//     resolves to, which HostKey cannot know.
+//   - Hosts come from whoever makes the requests, so the private registry
+//     is bounded: DefaultMaxHosts breakers, of which those idle for
+//     DefaultIdleTimeout and healthy may be evicted to make room (see
+//     package registry). When none can go, the request is sent without a
+//     breaker and counted in the registry's Health as Refused (see
+//     RoundTrip): a client keeps reaching new hosts, unprotected, rather
+//     than failing them all because some hosts are failing.
 //   - The Transport classifies and its breakers only record: each call's
 //     verdict reaches the breaker through the error it sees, decoded by a
 //     classifier the Transport installs. So each Transport's Classify
@@ -65,9 +77,11 @@
 //     where options such as cb.WithClassifier would apply only for the
 //     Transport that happened to make a breaker. A breaker of a key made
 //     elsewhere with cb's default classification reads the verdicts
-//     alike. Transports that share a registry must use the same Config for
-//     the keys they share, or RoundTrip fails with
-//     registry.ErrConfigConflict.
+//     alike. Transports that share a registry must use the same Config
+//     values for the keys they share, or RoundTrip fails with
+//     registry.ErrConfigConflict. The Config's funcs and Clock are not
+//     compared (see package registry), so a Transport never conflicts with
+//     its own Config, whatever its Clock.
 //   - A rejection returns the breaker's preallocated *cb.OpenError, which
 //     names the breaker and allocates nothing; http.Client wraps it in a
 //     *url.Error, through which errors.Is and errors.As still find it. It
@@ -75,12 +89,18 @@
 //   - An error getting a key's breaker (an invalid Config, a conflict or a
 //     type mismatch in a shared registry) fails the request rather than
 //     sending it unguarded: it is a programming error, and the first
-//     request shows it.
+//     request shows it. A full registry is not: see above.
 //   - Middleware rejects with 503 and Retry-After: the breaker's time left
 //     in whole seconds, rounded up (a client that waits that long finds
 //     the breaker ready to probe), and at least 1, since a half-open
 //     breaker whose probes are taken and a forced-open one have no time
 //     left to give, and 0 would invite an immediate retry.
+//   - Anyone who can make a guarded handler fail can open its breaker for
+//     every client: five requests that make it panic or answer 5xx do it
+//     with cb's defaults. Middleware cannot tell a client's fault from the
+//     handler's, so ClassifyServed lets the program judge each request,
+//     seeing the request, the status and any panic; DefaultClassifyServed
+//     is what Middleware does without it.
 //   - Middleware runs the handler for a request whose client has already
 //     gone, as net/http would without it (the handler may have work to
 //     finish), so it uses Execute, not ExecuteContext. A 5xx the handler
@@ -99,7 +119,8 @@
 // its own; a Transport's first request for a new key takes the registry's
 // lock to make the breaker, and later ones find it without one. Beyond
 // the breaker's own work, a Transport's request costs a registry lookup (a
-// sync.Map load and a Config comparison) and allocates nothing; a
+// sync.Map load and a Config comparison) and allocates nothing (HostKey
+// allocates only for a host it has to rewrite); a
 // Middleware's request allocates its ResponseWriter wrapper, and a
 // StatusError when the handler fails.
 package cbhttp

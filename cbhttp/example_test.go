@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -149,4 +151,79 @@ func ExampleMiddleware() {
 	// 503 retry-after="20" Service Unavailable
 	// 200 retry-after="" 3 reports
 	// closed
+}
+
+// Anyone who can make a guarded handler fail can open its breaker. Here a
+// page number out of range crashes the handler (a bug, but one any client
+// can trigger), so five such requests open a breaker with cb's defaults,
+// and every client after them gets 503 for a minute. ClassifyServed
+// leaves out what only a client's input brings about: the breaker then
+// opens only when the handler's store fails.
+func ExampleClassifyServed() {
+	pages := []string{"intro", "pricing", "faq"}
+	var storeDown atomic.Bool
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if storeDown.Load() {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		n, err := strconv.Atoi(r.URL.Query().Get("page"))
+		if err != nil {
+			http.Error(w, "bad page", http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, pages[n]) // panics when n is out of range
+	})
+	validPage := func(r *http.Request) bool {
+		n, err := strconv.Atoi(r.URL.Query().Get("page"))
+		return err == nil && n >= 0 && n < len(pages)
+	}
+	classify := func(s cbhttp.Served) cb.Outcome {
+		if s.Panic != nil && !validPage(s.Request) {
+			return cb.Ignored // the client's input, not the store
+		}
+		return cbhttp.DefaultClassifyServed(s)
+	}
+	// A server's usual outermost middleware, turning panics into 500.
+	recoverer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if recover() == nil {
+					return
+				}
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+	get := func(h http.Handler, target string) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, http.NoBody))
+		return strconv.Itoa(rec.Code)
+	}
+	run := func(opts ...cbhttp.MiddlewareOption) {
+		b := cb.MustNew[int]("pages", cb.Config{Clock: cbtest.NewClock()})
+		h := recoverer(cbhttp.Middleware(b, opts...)(handler))
+		var crafted []string
+		for range 5 {
+			crafted = append(crafted, get(h, "/?page=9"))
+		}
+		fmt.Println("crafted:", strings.Join(crafted, " "), "then a good client:", get(h, "/?page=1"))
+	}
+
+	run()
+	run(cbhttp.ClassifyServed(classify))
+
+	// The store's own failures still open the breaker.
+	storeDown.Store(true)
+	b := cb.MustNew[int]("pages", cb.Config{Clock: cbtest.NewClock()})
+	h := recoverer(cbhttp.Middleware(b, cbhttp.ClassifyServed(classify))(handler))
+	for range 5 {
+		get(h, "/?page=1")
+	}
+	fmt.Println(b.State())
+	// Output:
+	// crafted: 500 500 500 500 500 then a good client: 503
+	// crafted: 500 500 500 500 500 then a good client: 200
+	// open
 }

@@ -5,9 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/tripswitch/tripswitch/cb"
 	"github.com/tripswitch/tripswitch/registry"
+)
+
+// The bounds of the registry a Transport makes for itself when its
+// Registry is nil.
+//
+// A breaker takes from about 3 KiB on a small machine to about 10 KiB on
+// one with 16 cores or more (its counters are striped by core), so
+// DefaultMaxHosts keeps the private registry to about 10 MiB at most,
+// while allowing far more hosts than most clients talk to at once; a
+// proxy that talks to more should pass a Registry of its own.
+// DefaultIdleTimeout is ten times cb's default open timeout and sixty
+// times its default window: a host still in use, however rarely, is seen
+// in use long before it could be evicted, and a host no longer used
+// leaves within minutes.
+const (
+	DefaultMaxHosts    = 1024
+	DefaultIdleTimeout = 10 * time.Minute
 )
 
 // Transport is an http.RoundTripper that guards another with one circuit
@@ -26,9 +46,18 @@ type Transport struct {
 
 	// Registry keeps the breakers, named by their keys, so that its
 	// reports (Handler, Health...) show them. nil means a registry private
-	// to this Transport (see Breakers). Transports that share a registry
-	// share the breaker of a key, which they must then configure alike
-	// (registry.Get compares Configs).
+	// to this Transport (see Breakers), bounded to DefaultMaxHosts
+	// breakers, of which those idle for DefaultIdleTimeout and healthy may
+	// be evicted, idleness timed by Config.Clock. For other bounds pass a
+	// registry made with them:
+	//
+	//	Registry: registry.New(registry.WithMaxBreakers(10000), registry.WithIdleTimeout(time.Hour)),
+	//
+	// An unbounded registry (registry.New(), registry.Default()) lets
+	// every host a caller names make a breaker that stays: do not use one
+	// where the hosts come from requests. Transports that share a
+	// registry share the breaker of a key, which they must then configure
+	// alike (registry.Get compares the value fields of Configs).
 	Registry *registry.Registry
 
 	// Config is the policy of every breaker the Transport makes. The zero
@@ -37,8 +66,8 @@ type Transport struct {
 	// Base when Classify is nil (see DefaultClassify).
 	Config cb.Config
 
-	// Key names the breaker a request goes through. nil means the
-	// request's URL.Host as written ("api.example.com",
+	// Key names the breaker a request goes through. nil means HostKey:
+	// the request's host, normalised ("api.example.com",
 	// "127.0.0.1:8080"). A key of "" sends the request to Base with no
 	// breaker at all, which exempts it.
 	Key func(*http.Request) string
@@ -51,9 +80,10 @@ type Transport struct {
 	// which goes to the caller.
 	Classify func(*http.Response, error) cb.Outcome
 
-	// own is the private registry used when Registry is nil; the zero
-	// Registry is ready to use.
-	own registry.Registry
+	// own is the private registry used when Registry is nil, made by the
+	// first call to Breakers.
+	ownOnce sync.Once
+	own     *registry.Registry
 }
 
 // DefaultClassify is the classification a Transport uses when its Classify
@@ -104,6 +134,14 @@ func failureStatus(code int) bool {
 //     error (matching cb.ErrInvalidConfig, registry.ErrConfigConflict or
 //     registry.ErrTypeMismatch).
 //
+// The exception is a registry too full to make the key's breaker
+// (registry.ErrFull): then Base carries the request with no breaker, as
+// for a key of "", and the registry's Health counts it in Refused. A full
+// registry holds breakers that are failing or in use; refusing new hosts
+// until one of them recovers would turn a client's trouble with some
+// hosts (or a flood of made-up ones) into an outage for every other host,
+// while sending unguarded costs only the protection of those requests.
+//
 // A panic in Base or Classify counts as a failure and goes on unchanged
 // (a response Base returned before Classify panicked is closed first).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -113,6 +151,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	b, err := registry.Get(t.Breakers(), key, t.Config, verdictOpts...)
 	if err != nil {
+		if errors.Is(err, registry.ErrFull) {
+			return t.base().RoundTrip(req)
+		}
 		closeBody(req)
 		return nil, err
 	}
@@ -153,7 +194,14 @@ func (t *Transport) Breakers() *registry.Registry {
 	if t.Registry != nil {
 		return t.Registry
 	}
-	return &t.own
+	t.ownOnce.Do(func() {
+		t.own = registry.New(
+			registry.WithMaxBreakers(DefaultMaxHosts),
+			registry.WithIdleTimeout(DefaultIdleTimeout),
+			registry.WithClock(t.Config.Clock),
+		)
+	})
+	return t.own
 }
 
 func (t *Transport) base() http.RoundTripper {
@@ -167,10 +215,88 @@ func (t *Transport) key(req *http.Request) string {
 	if t.Key != nil {
 		return t.Key(req)
 	}
+	return HostKey(req)
+}
+
+// HostKey is the key a Transport gives a request when its Key is nil: the
+// host of its URL, normalised so that one host written several ways has
+// one breaker. Letters are lower-cased, a trailing dot is dropped
+// ("example.com." is the fully qualified "example.com"), and so is the
+// scheme's default port, 80 for http and 443 for https, or an empty one.
+// Other ports stay: "example.com:8443" and "example.com" are different
+// servers. A request without a URL gets "", so Base reports it. Custom
+// Key functions can build on it:
+//
+//	Key: func(r *http.Request) string {
+//		if r.URL.Path == "/healthz" {
+//			return "" // exempt
+//		}
+//		return cbhttp.HostKey(r)
+//	},
+//
+// It allocates only when it has something to change.
+func HostKey(req *http.Request) string {
 	if req.URL == nil {
-		return "" // Base reports the bad request.
+		return ""
 	}
-	return req.URL.Host
+	return normalizeHost(req.URL.Scheme, req.URL.Host)
+}
+
+func normalizeHost(scheme, hostport string) string {
+	host, port, hasPort := splitHostPort(hostport)
+	dropPort := hasPort && (port == "" || port == defaultPort(scheme))
+	trimDot := len(host) > 1 && host[len(host)-1] == '.'
+	lower := mayHaveUpper(host)
+	if !dropPort && !trimDot && !lower {
+		return hostport
+	}
+	if trimDot {
+		host = host[:len(host)-1]
+	}
+	if lower {
+		host = strings.ToLower(host)
+	}
+	if hasPort && !dropPort {
+		return host + ":" + port
+	}
+	return host
+}
+
+// splitHostPort splits "host:port", "[v6]:port" and "host:" (whose port is
+// empty); a host without a port, "[v6]" or a bare v6 address included,
+// has none.
+func splitHostPort(s string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(s, ':')
+	switch {
+	case i < 0:
+		return s, "", false
+	case s[0] == '[' && s[i-1] != ']': // the colon is inside the brackets
+		return s, "", false
+	case s[0] != '[' && strings.IndexByte(s[:i], ':') >= 0: // bare v6
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+func defaultPort(scheme string) string {
+	switch {
+	case strings.EqualFold(scheme, "http"):
+		return "80"
+	case strings.EqualFold(scheme, "https"):
+		return "443"
+	}
+	return "-" // no port is spelled so: nothing is dropped
+}
+
+// mayHaveUpper reports whether s has an upper-case ASCII letter, or any
+// non-ASCII byte, for strings.ToLower to judge.
+func mayHaveUpper(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // The breaker learns the Transport's verdict through the error of the call

@@ -44,7 +44,7 @@ func ExampleGet() {
 	// true
 	// tripswitch: registry: breaker has another result type: "users-db" is a *cb.Breaker[string], not a *cb.Breaker[int]
 	// true
-	// tripswitch: registry: breaker exists with another config: "users-db" was made with other values of ConsecutiveFailures, Clock
+	// tripswitch: registry: breaker exists with another config: "users-db" was made with other values of ConsecutiveFailures
 }
 
 var errUnavailable = errors.New("503 service unavailable")
@@ -135,7 +135,7 @@ func ExampleRegistry_Handler() {
 	fmt.Println(m.Name, m.State, m.TotalFailures, m.RetryAfter)
 	// Output:
 	// 200 OK application/json
-	// {"total":1,"closed":0,"open":1,"half_open":0,"healthy_percent":0}
+	// {"total":1,"closed":0,"open":1,"half_open":0,"healthy_percent":0,"evicted":0,"refused":0}
 	// search open 1 1m0s
 }
 
@@ -158,4 +158,34 @@ func ExampleRegistry_Var() {
 	fmt.Println(rep.Health.Total, rep.Circuits["cache"].State)
 	// Output:
 	// 1 closed
+}
+
+// A registry keyed by names that clients choose (hosts, tenants) is
+// bounded, so that made-up names cannot grow it without end. Breakers that
+// are idle and healthy make room for new names; failing ones are kept.
+func ExampleWithMaxBreakers() {
+	clk := cbtest.NewClock()
+	r := registry.New(
+		registry.WithMaxBreakers(2),
+		registry.WithIdleTimeout(10*time.Minute),
+		registry.WithClock(clk), // production code leaves the real clock
+	)
+	cfg := cb.Config{ConsecutiveFailures: 1, Clock: clk}
+	a, _ := registry.Get[int](r, "a.example", cfg)
+	b, _ := registry.Get[int](r, "b.example", cfg)
+	a.Execute(func() (int, error) { return 1, nil })
+	b.Execute(func() (int, error) { return 0, errors.New("connection refused") })
+
+	_, err := registry.Get[int](r, "c.example", cfg)
+	fmt.Println(errors.Is(err, registry.ErrFull))
+
+	clk.Advance(10 * time.Minute) // a.example is idle and healthy; b.example is open
+	_, err = registry.Get[int](r, "c.example", cfg)
+	fmt.Println(err, r.Names())
+	h := r.Health()
+	fmt.Println("evicted:", h.Evicted, "refused:", h.Refused)
+	// Output:
+	// true
+	// <nil> [b.example c.example]
+	// evicted: 1 refused: 1
 }

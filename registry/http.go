@@ -28,7 +28,7 @@ func (r *Registry) Report() Report {
 		rep.Circuits[name] = m
 		rep.Health.add(m.State)
 	})
-	rep.Health.finish()
+	r.finish(&rep.Health)
 	return rep
 }
 

@@ -75,7 +75,7 @@ func TestHandlerGet(t *testing.T) {
 	require.ElementsMatch(t, []string{"health", "circuits"}, keys(raw))
 	assert.Equal(t, map[string]any{
 		"total": 3.0, "closed": 1.0, "open": 1.0, "half_open": 1.0,
-		"healthy_percent": 200.0 / 3,
+		"healthy_percent": 200.0 / 3, "evicted": 0.0, "refused": 0.0,
 	}, raw["health"])
 	assert.ElementsMatch(t, []string{"closed-dep", "open-dep", "half-dep"}, keys(raw["circuits"]))
 	open, isObject := raw["circuits"]["open-dep"].(map[string]any)
@@ -97,7 +97,7 @@ func TestHandlerGetEmpty(t *testing.T) {
 	resp := serve(t, registry.New().Handler(), http.MethodGet)
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.JSONEq(t,
-		`{"health":{"total":0,"closed":0,"open":0,"half_open":0,"healthy_percent":100},"circuits":{}}`,
+		`{"health":{"total":0,"closed":0,"open":0,"half_open":0,"healthy_percent":100,"evicted":0,"refused":0},"circuits":{}}`,
 		string(resp.body))
 }
 
@@ -147,9 +147,9 @@ func TestReportAgreesWithItsParts(t *testing.T) {
 }
 
 func TestHealthJSON(t *testing.T) {
-	b, err := json.Marshal(registry.Health{Total: 4, Closed: 1, Open: 1, HalfOpen: 2, HealthyPercent: 75})
+	b, err := json.Marshal(registry.Health{Total: 4, Closed: 1, Open: 1, HalfOpen: 2, HealthyPercent: 75, Evicted: 9, Refused: 3})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"total":4,"closed":1,"open":1,"half_open":2,"healthy_percent":75}`, string(b))
+	assert.JSONEq(t, `{"total":4,"closed":1,"open":1,"half_open":2,"healthy_percent":75,"evicted":9,"refused":3}`, string(b))
 }
 
 func TestVar(t *testing.T) {

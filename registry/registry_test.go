@@ -23,6 +23,8 @@ func ok() (int, error) { return 1, nil }
 
 func fail() (int, error) { return 0, errBoom }
 
+func isFailure(err error) bool { return err != nil }
+
 // tripConfig is a policy that opens on one failure and probes after a
 // minute of the fake clock clk.
 func tripConfig(clk *cbtest.Clock) cb.Config {
@@ -118,9 +120,9 @@ func TestGetAppliesOptionsWhenMaking(t *testing.T) {
 func TestGetEmptyNameFails(t *testing.T) {
 	r := registry.New()
 	b, err := registry.Get[int](r, "", cb.Config{})
-	require.Error(t, err)
+	require.ErrorIs(t, err, registry.ErrInvalidName)
 	assert.Nil(t, b)
-	assert.Contains(t, err.Error(), "name must not be empty")
+	assert.Equal(t, "tripswitch: registry: invalid breaker name: the name must not be empty", err.Error())
 	assert.Empty(t, r.Names())
 }
 
@@ -182,12 +184,16 @@ func TestGetConfigConflict(t *testing.T) {
 		{"one field", func() cb.Config { c := base; c.OpenTimeout = time.Minute; return c }, "OpenTimeout"},
 		{"added field", func() cb.Config { c := base; c.SuccessThreshold = 2; return c }, "SuccessThreshold"},
 		{"two fields", func() cb.Config { c := base; c.MinimumCalls = 5; c.Buckets = 5; return c }, "Buckets, MinimumCalls"},
-		{"other clock", func() cb.Config { c := base; c.Clock = cbtest.NewClock(); return c }, "Clock"},
-		{"no clock", func() cb.Config { c := base; c.Clock = nil; return c }, "Clock"},
-		{"listener", func() cb.Config { c := base; c.OnStateChange = func(cb.Transition) {}; return c }, "OnStateChange"},
+		// Funcs and the Clock are not compared: the breaker keeps its own.
+		{"other clock", func() cb.Config { c := base; c.Clock = cbtest.NewClock(); return c }, ""},
+		{"no clock", func() cb.Config { c := base; c.Clock = nil; return c }, ""},
+		{"listener", func() cb.Config { c := base; c.OnStateChange = func(cb.Transition) {}; return c }, ""},
+		{"classifiers", func() cb.Config { c := base; c.IsFailure = isFailure; c.IsIgnored = isFailure; return c }, ""},
 		// Defaults are not applied before comparing: explicit 60s differs
-		// from a zero OpenTimeout in a config that does not set it.
+		// from a zero OpenTimeout in a config that does not set it. And a
+		// Config with only a Clock is not the zero Config.
 		{"only the clock", func() cb.Config { return cb.Config{Clock: clk} }, "MinimumCalls, OpenTimeout"},
+		{"clock and a value", func() cb.Config { c := base; c.Clock = cbtest.NewClock(); c.Buckets = 5; return c }, "Buckets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,6 +212,58 @@ func TestGetConfigConflict(t *testing.T) {
 		})
 	}
 	assert.Equal(t, []string{"search"}, r.Names())
+}
+
+// structClock is a Clock that == cannot compare: a struct holding a func.
+type structClock struct{ now func() time.Duration }
+
+func (c structClock) Now() time.Duration { return c.now() }
+
+// sliceClock is another: == on an interface holding it panics.
+type sliceClock []time.Duration
+
+func (s sliceClock) Now() time.Duration { return s[0] }
+
+// Get compares only the value fields of a Config. A Clock or func, made
+// anew on each Get or written as another literal, is never a conflict,
+// whether or not Go could compare it, and whatever the compiler inlined.
+func TestGetDoesNotCompareFuncsOrClock(t *testing.T) {
+	r := registry.New()
+	clk := cbtest.NewClock()
+	newConfig := func(isFailure func(error) bool) cb.Config {
+		return cb.Config{
+			ConsecutiveFailures: 1, OpenTimeout: time.Minute,
+			Clock:         structClock{now: func() time.Duration { return clk.Now() }},
+			IsFailure:     isFailure,
+			IsIgnored:     func(error) bool { return false },
+			OnStateChange: func(cb.Transition) {},
+		}
+	}
+	first, err := registry.Get[int](r, "api", newConfig(func(err error) bool { return err != nil }))
+	require.NoError(t, err)
+
+	// Another literal for every func, another Clock value.
+	second := newConfig(func(error) bool { return false })
+	second.IsIgnored = func(err error) bool { return errors.Is(err, errBoom) }
+	second.OnStateChange = func(cb.Transition) { panic("not this listener") }
+	for _, c := range []cb.Clock{second.Clock, sliceClock{1}, clk, nil} {
+		second.Clock = c
+		b, err := registry.Get[int](r, "api", second)
+		require.NoError(t, err)
+		assert.Same(t, first, b)
+	}
+
+	// The breaker kept what it was made with: the first IsFailure, a
+	// listener that does not panic.
+	_, res := first.Execute(fail)
+	assert.Equal(t, cb.Failure, res.Outcome)
+	assert.Equal(t, cb.Open, first.State())
+
+	// A value field still conflicts, and only it is named.
+	second.OpenTimeout = time.Hour
+	_, err = registry.Get[int](r, "api", second)
+	require.ErrorIs(t, err, registry.ErrConfigConflict)
+	assert.Contains(t, err.Error(), "other values of OpenTimeout")
 }
 
 // A Get in a loop or per request passes a new closure each time; it is

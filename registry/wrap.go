@@ -21,6 +21,11 @@ var errNilFunc = errors.New("tripswitch: registry: Wrap of a nil function")
 // *cb.OpenError). A panic in fn counts as a failure and goes on. Callers
 // that need more of the outcome (RetryAfter, Slow...) should Get the
 // breaker and call Execute.
+//
+// The function holds its breaker: in a registry that evicts, calls through
+// it count as use, but once it has been left unused past the idle timeout
+// and evicted, it goes on with the evicted breaker, out of the reports
+// (see the package doc).
 func Wrap[T any](r *Registry, name string, cfg cb.Config, fn func() (T, error)) (func() (T, error), error) {
 	if fn == nil {
 		return nil, errNilFunc
