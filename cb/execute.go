@@ -108,7 +108,7 @@ func (b *core) rejectOpen(w word, now time.Duration) (retryAfter time.Duration, 
 	}
 	if !w.forced() {
 		gen, _, until := b.meta.read()
-		if gen != w.gen() || now >= until {
+		if gen != w.gen() || due(now, until) {
 			return 0, false
 		}
 		retryAfter = subSat(until, now)

@@ -14,9 +14,11 @@ package cb_test
 //	ops               one kind byte each, then the kind's argument bytes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +109,7 @@ var (
 	fuzzFailRates   = [...]float64{0, cb.Off, 0.25, 1.0 / 3, 0.5, 0.75, 1}
 	fuzzConsecutive = [...]int{0, cb.Off, 1, 2, 3}
 	fuzzSlowDurs    = [...]time.Duration{0, cb.Off, 1, time.Millisecond, 100 * time.Millisecond, time.Second}
-	fuzzSlowRates   = [...]float64{0, 0.2, 0.5, 1}
+	fuzzSlowRates   = [...]float64{0, 0.2, 0.5, 1, cb.Off}
 	fuzzOpens       = [...]time.Duration{0, time.Millisecond, 10 * time.Millisecond, time.Second, 5 * time.Second}
 	fuzzSuccesses   = [...]int{0, 1, 2, 3}
 	fuzzHalfOpens   = [...]time.Duration{0, time.Millisecond, 7 * time.Millisecond, 100 * time.Millisecond, time.Second, 10 * time.Second}
@@ -136,8 +138,8 @@ func decodeFuzzConfig(r *fuzzReader) fuzzConfig {
 	w := fuzzWindows[pick(r, len(fuzzWindows))]
 	c.cfg.Window, c.cfg.Buckets, c.cfg.WindowCalls = w.window, w.buckets, w.calls
 	c.cfg.MinimumCalls = fuzzMinCalls[pick(r, len(fuzzMinCalls))]
-	if w.calls > 0 && orDefault(c.cfg.MinimumCalls, cb.DefaultMinimumCalls) > w.calls {
-		c.cfg.MinimumCalls = w.calls // a count window must be able to reach MinimumCalls
+	if w.calls > 0 && c.cfg.MinimumCalls > w.calls {
+		c.cfg.MinimumCalls = w.calls // a count window must be able to reach MinimumCalls (zero: the default adapts)
 	}
 	c.cfg.FailureRateThreshold = fuzzFailRates[pick(r, len(fuzzFailRates))]
 	c.cfg.ConsecutiveFailures = fuzzConsecutive[pick(r, len(fuzzConsecutive))]
@@ -263,10 +265,11 @@ const (
 	opForce                 // ForceOpen, ForceClosed, ForceHalfOpen or Reset: which
 	opState                 // compare State
 	opMetrics               // compare Metrics
+	opGap                   // arm the next close's gap: the nested op runs inside it
 	numOps
 )
 
-var opNames = [...]string{"Execute", "ExecuteContext", "Refused", "Allow", "Done", "Advance", "Force", "State", "Metrics"}
+var opNames = [...]string{"Execute", "ExecuteContext", "Refused", "Allow", "Done", "Advance", "Force", "State", "Metrics", "Gap"}
 
 const (
 	maxFuzzSteps   = 300 // ops per input, so every input runs fast
@@ -319,6 +322,10 @@ func (c *fuzzConfig) decodeOp(r *fuzzReader, depth int) *fuzzOp {
 		o.d = c.duration(r)
 	case opForce:
 		o.arg = pick(r, 4)
+	case opGap:
+		if depth < maxFuzzDepth {
+			o.nested = c.decodeOp(r, depth+1)
+		}
 	}
 	return o
 }
@@ -385,6 +392,10 @@ type subject interface {
 	permits() int
 	done(i, v int, err error, want cb.Outcome, twice bool)
 	force(which int)
+	// gap makes f run once, in the closing gap of the next close: inside
+	// the breaker between its closing CAS and the close's end, after the
+	// close in the model.
+	gap(f func())
 	state() cb.State
 	metrics() cb.Metrics
 	events() []cb.Transition
@@ -429,16 +440,22 @@ func run(s subject, c *fuzzConfig, o *fuzzOp, trace *[]any) {
 		*trace = append(*trace, s.state())
 	case opMetrics:
 		*trace = append(*trace, s.metrics())
+	case opGap:
+		if o.nested != nil {
+			s.gap(func() { run(s, c, o.nested, trace) })
+		}
 	}
 }
 
 // breakerSubject is the breaker under test.
 type breakerSubject struct {
-	t   *testing.T
-	clk *cbtest.Clock
-	b   *cb.Breaker[int]
-	ev  []cb.Transition
-	ps  []*cb.Permit[int]
+	t      *testing.T
+	clk    *cbtest.Clock
+	b      *cb.Breaker[int]
+	ev     []cb.Transition
+	ps     []*cb.Permit[int]
+	inGap  func()
+	gapped bool // a gap op has run: events may come out of generation order
 }
 
 func newBreakerSubject(t *testing.T, c *fuzzConfig) *breakerSubject {
@@ -457,21 +474,36 @@ func newBreakerSubject(t *testing.T, c *fuzzConfig) *breakerSubject {
 		opts = append(opts, cb.WithClassifier(func(v int, _ error) cb.Outcome { return cb.Outcome(v) }))
 	case classifyCustom:
 		cfg.IsIgnored = func(err error) bool { return errors.Is(err, errFuzzSkip) }
-		cfg.IsFailure = func(err error) bool { return err != nil && !errors.Is(err, errFuzzBenign) }
+		cfg.IsFailure = func(err error) bool { return !errors.Is(err, errFuzzBenign) } // never asked about nil
 	case classifyIsFailure:
-		cfg.IsFailure = func(err error) bool { return err != nil && !errors.Is(err, errFuzzBenign) }
+		cfg.IsFailure = func(err error) bool { return !errors.Is(err, errFuzzBenign) }
 	}
 	b, err := cb.New[int]("fuzz", cfg, opts...)
 	require.NoError(t, err)
 	s.b = b
+	cb.SetClosingHook(b, func() {
+		if f := s.inGap; f != nil {
+			s.inGap, s.gapped = nil, true
+			f()
+		}
+	})
 	return s
 }
+
+func (s *breakerSubject) gap(f func()) { s.inGap = f }
 
 func (s *breakerSubject) clock() *cbtest.Clock    { return s.clk }
 func (s *breakerSubject) permits() int            { return len(s.ps) }
 func (s *breakerSubject) state() cb.State         { return s.b.State() }
 func (s *breakerSubject) metrics() cb.Metrics     { return s.b.Metrics() }
-func (s *breakerSubject) events() []cb.Transition { return s.ev }
+// events are the breaker's events in Generation order: the order
+// listeners may rely on. (Events of a close and of a call in its gap reach
+// the listener in the order their goroutines finished, the gap's first.)
+func (s *breakerSubject) events() []cb.Transition {
+	ev := slices.Clone(s.ev)
+	slices.SortStableFunc(ev, func(a, b cb.Transition) int { return cmp.Compare(a.Generation, b.Generation) })
+	return ev
+}
 
 func (s *breakerSubject) call(via callVia, body func() (int, error), panics bool, _ cb.Outcome) (rec callRecord) {
 	ran := false
@@ -565,10 +597,11 @@ func (s *breakerSubject) force(which int) {
 
 // modelSubject is the reference model.
 type modelSubject struct {
-	clk *cbtest.Clock
-	m   *model.Model
-	ev  []cb.Transition
-	ps  []*model.Ticket
+	clk   *cbtest.Clock
+	m     *model.Model
+	ev    []cb.Transition
+	ps    []*model.Ticket
+	inGap func()
 }
 
 func newModelSubject(t *testing.T, c *fuzzConfig) *modelSubject {
@@ -583,8 +616,16 @@ func newModelSubject(t *testing.T, c *fuzzConfig) *modelSubject {
 	m, err := model.New("fuzz", cfg, s.clk.Now)
 	require.NoError(t, err)
 	s.m = m
+	m.SetCloseHook(func() {
+		if f := s.inGap; f != nil {
+			s.inGap = nil
+			f()
+		}
+	})
 	return s
 }
+
+func (s *modelSubject) gap(f func()) { s.inGap = f }
 
 func (s *modelSubject) clock() *cbtest.Clock    { return s.clk }
 func (s *modelSubject) permits() int            { return len(s.ps) }
@@ -708,7 +749,7 @@ const (
 	rateOff, rateHalf, rateThreeQuarters           byte = 1, 4, 5
 	consecOff, consec1, consec2                    byte = 1, 2, 3
 	slowOff, slow1ns, slow1ms                      byte = 1, 2, 3
-	slowRate20, slowRate100                        byte = 1, 3
+	slowRate20, slowRate100, slowRateOff           byte = 1, 3, 4
 	open1ms, open10ms, open1s                      byte = 1, 2, 3
 	capSame, capThird, capTen                      byte = 1, 3, 4
 	succ1, succ2                                   byte = 1, 2
@@ -754,6 +795,9 @@ func (s seed) advance(d byte, raw ...byte) seed {
 	return append(append(s, opAdvance, d), raw...)
 }
 func (s seed) force(which byte) seed { return append(s, opForce, which) }
+
+// gap arms the next close: the op of inner runs in its closing gap.
+func (s seed) gap(inner seed) seed { return append(append(s, opGap), inner...) }
 func (s seed) state() seed           { return append(s, opState) }
 func (s seed) metrics() seed         { return append(s, opMetrics) }
 
@@ -831,10 +875,11 @@ func fuzzSeeds() [][]byte {
 			done(1, kFail).doneTwice(0, kOK).metrics(),
 		newSeed(seedConfig{consecutive: consec1, open: open1ms, success: succ2, probes: probesPlus1, halfOpen: half10s}).
 			exec(kFail, dZero).advance(dOpen).allow().exec(kOK, dSlow).exec(kFail, dZero).done(0, kOK).metrics(),
-		// HalfOpenTimeout: an undecided episode restarts with a full pool
-		// and its probes are stale, the restart noticed by a probe's Done
-		// (lazy) or by a read; missed restarts make one generation, and so
-		// does Open -> HalfOpen with restarts missed after it.
+		// HalfOpenTimeout: an episode whose probe is out that long fails
+		// (reopens with the backoff step) and its probes are stale, the
+		// failure noticed by a probe's Done (lazy) or by a read; an episode
+		// with no probe out waits however long, and a probe taken while
+		// none is out starts the clock again.
 		newSeed(lazy(seedConfig{consecutive: consec1, open: open1ms, success: succ2, halfOpen: half1ms})).
 			exec(kFail, dZero).advance(dOpen).allow().allow().advance(dHalfOpen).done(0, kOK).
 			allow().advance(dHalfOpens).state().metrics().done(0, kOK).done(0, kFail).metrics(),
@@ -871,6 +916,24 @@ func fuzzSeeds() [][]byte {
 		newSeed(seedConfig{consecutive: consec2, open: open1ms, success: succ1}).
 			execNested(kFail, dZero, seed{opExecute, kFail, dZero, 0}).metrics().advance(dOpen).
 			execNested(kOK, dOpen, seed{opExecute, kFail, dZero, 0}).metrics(),
+		// The closing gap: a call (or a trip, or a Force) arriving between
+		// the CAS that closes and the end of the close is judged on the new
+		// generation's empty window and streak, for each way to close.
+		newSeed(seedConfig{consecutive: consec2, minCalls: min2, open: open1ms, success: succ1}).
+			times(2, fail).force(fClosed).gap(seed{opExecute, kFail, dZero, 0}).exec(kFail, dZero).force(fClosed).metrics().
+			gap(seed{opExecute, kFail, dZero, 1, opExecute, kFail, dZero, 0}).exec(kFail, dZero).force(fReset).metrics().
+			advance(dOpen).gap(seed{opForce, fOpen}).exec(kOK, dZero).metrics().force(fReset).
+			gap(seed{opForce, fReset}).exec(kFail, dZero).force(fClosed).metrics(),
+		newSeed(seedConfig{window: winCalls3, consecutive: consecOff, failRate: rateHalf, open: open1ms, success: succ1}).
+			times(3, fail).advance(dOpen).gap(seed{opExecute, kFail, dZero, 0}).exec(kOK, dZero).metrics().
+			exec(kFail, dZero).metrics(),
+		// Slow probes fail the episode (with the backoff step); with
+		// SlowCallRateThreshold Off slow calls are tracked but never trip.
+		newSeed(seedConfig{consecutive: consec1, slowDur: slow1ms, open: open10ms, maxOpen: capTen, success: succ2, halfOpen: half10s}).
+			exec(kFail, dZero).advance(dOpen).exec(kOK, dZero).exec(kOK, dSlow).metrics().advance(dMaxOpen).
+			exec(kOK, dZero).exec(kOK, dZero).metrics(),
+		newSeed(seedConfig{window: winCalls3, consecutive: consecOff, failRate: rateOff, slowDur: slow1ms, slowRate: slowRateOff}).
+			times(5, func(s seed) seed { return s.exec(kOK, dSlow) }).metrics(),
 		// Panics: counted as failures, in closed and half-open, and the
 		// panic goes on.
 		newSeed(base).times(4, func(s seed) seed { return s.exec(kPanic, dZero) }).exec(kPanic, dSlow).

@@ -29,3 +29,8 @@ func subSat(a, b time.Duration) time.Duration {
 	}
 	return a - b
 }
+
+// due reports whether the deadline until has come at the reading now. A
+// deadline at the end of time never comes, so that one saturated there
+// holds even for a reading that reaches the end of time itself.
+func due(now, until time.Duration) bool { return now >= until && until != endOfTime }

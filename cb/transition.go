@@ -92,7 +92,7 @@ func (b *core) current(now time.Duration) word {
 		if genAfter(gen, w.gen()) {
 			continue // w is stale: another goroutine has moved on since
 		}
-		if gen != w.gen() || now < until {
+		if gen != w.gen() || !due(now, until) {
 			return w // a generation not yet published is nanoseconds old: no deadline has passed
 		}
 		if w.state() == Open {

@@ -189,6 +189,10 @@ func addSat(t, d time.Duration) time.Duration {
 	return t + d
 }
 
+// due reports whether a deadline has come; one at the end of time never
+// does.
+func due(now, deadline time.Duration) bool { return now >= deadline && deadline != endOfTime }
+
 // subSat is a-b, clamped to the range of a Duration.
 func subSat(a, b time.Duration) time.Duration {
 	switch {
@@ -227,9 +231,9 @@ func (m *Model) backoff() {
 func (m *Model) observe(now time.Duration) {
 	for !m.forced {
 		switch {
-		case m.state == cb.Open && now >= addSat(m.since, m.openTime):
+		case m.state == cb.Open && due(now, addSat(m.since, m.openTime)):
 			m.moveTo(cb.HalfOpen, false, addSat(m.since, m.openTime), cb.ReasonOpenTimeout)
-		case m.state == cb.HalfOpen && m.issued > m.probeOK && now >= m.deadline:
+		case m.state == cb.HalfOpen && m.issued > m.probeOK && due(now, m.deadline):
 			at := m.deadline
 			m.backoff()
 			m.moveTo(cb.Open, false, at, cb.ReasonHalfOpenTimeout)
