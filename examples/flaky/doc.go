@@ -5,11 +5,16 @@
 // (healthy, failing, slow, recovering, by default about 20 seconds in all)
 // and a few client goroutines that call it through a tripswitch breaker
 // made from presets.Network and kept in a registry. Every tick it prints
-// one line: the elapsed time, the breaker's state, the failure and slow
-// rates of its window, and the calls admitted and rejected during the
-// tick, with each state transition called out as it happens. At the end
-// it prints a summary: the calls spared from the failing dependency, the
-// time spent open, the probes, and the registry's health.
+// one line: the elapsed time, the breaker's state, the share of the calls
+// the breaker judged (counted) in the tick that failed and that ran slow,
+// "-" when it judged none (all rejected while open), and the calls
+// admitted and rejected during the tick, with each state transition called
+// out as it happens. Per-tick shares rather than the window's rates: the
+// window keeps the rate that tripped the breaker for as long as no call
+// reaches the dependency, which would show a dependency that fails every
+// call as failing a few percent. At the end it prints a summary: the calls
+// spared from the failing dependency, the time spent open, the probes, and
+// the registry's health.
 //
 // The preset's timeouts are sized for production (an open breaker waits
 // 30 s before probing); the demo shortens the open timeout and the
@@ -21,6 +26,8 @@
 //	    [-tick 500ms] [-open 2s] [-slow-threshold 100ms] [-latency 150ms]
 //	    [-workers 4] [-svg timeline.svg]
 //
-// With -svg it also writes the timeline as an SVG chart: the state as
-// coloured bands and the window's failure and slow rates as lines.
+// With -svg it also writes the timeline as an SVG chart: the state as a
+// band (open hatched, every half-open episode visible however short) and
+// the per-tick failure and slow-call shares as a dashed and a solid line,
+// broken where nothing was judged. -h prints the flags.
 package main

@@ -14,16 +14,28 @@ import (
 func main() {
 	// Interrupting ends the run early, with its summary.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := mainErr(ctx, os.Args[1:], os.Stdout)
+	err := mainErr(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "flaky:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode is the process status for mainErr's error. Asking for the
+// usage with -h is a success: the flag package has printed it already.
+func exitCode(err error, errOut io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(errOut, "flaky:", err)
+		return 1
 	}
 }
 
-func mainErr(ctx context.Context, args []string, out io.Writer) error {
+// mainErr runs the demo with the command line args, printing the timeline
+// to out and the usage and flag errors to errOut.
+func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("flaky", flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	phases := fs.String("phases", "healthy=4s,failing=5s,slow=4s,recovering=7s", "the dependency's phases, name=duration, in order")
 	o := options{}
 	fs.DurationVar(&o.tick, "tick", 500*time.Millisecond, "time between timeline lines")
@@ -86,7 +98,9 @@ func printSummary(out io.Writer, s summary) {
 	calls := s.admitted + s.rejected
 	fmt.Fprintf(out, "\nsummary after %s:\n", fmtSeconds(s.elapsed))
 	fmt.Fprintf(out, "  calls made          %d\n", calls)
-	fmt.Fprintf(out, "  reached dependency  %d (%d failed, %d slow)\n", s.admitted, s.failures, s.slow)
+	fmt.Fprintf(out, "  reached dependency  %d\n", s.admitted)
+	fmt.Fprintf(out, "  judged by breaker   %d (%d failed, %d slow); %d ended after a state change (stale)\n",
+		s.judged, s.failures, s.slow, s.admitted-s.judged)
 	fmt.Fprintf(out, "  spared by breaker   %d (rejected at once while open)\n", s.rejected)
 	fmt.Fprintf(out, "  time spent open     %s\n", fmtSeconds(s.openTime))
 	fmt.Fprintf(out, "  half-open probes    %d, recoveries %d\n", s.probes, s.recoveries)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tripswitch/tripswitch/cb"
@@ -25,13 +25,38 @@ type options struct {
 	pace          time.Duration // each worker's pause between calls
 }
 
-// sample is one timeline line.
+// sample is one timeline line. Its counts cover the tick that ends at at.
 type sample struct {
 	at                 time.Duration
 	phase              behaviour
 	state              cb.State
-	failRate, slowRate float64
-	admitted, rejected uint64 // during the tick
+	admitted, rejected uint64
+	// judged is how many calls the breaker counted (admitted, not stale,
+	// not ignored): the calls its rules look at. failed and slow are of
+	// those, so a tick spent open, with nothing judged, shows no rate
+	// instead of the one that tripped the breaker.
+	judged, failed, slow uint64
+}
+
+// failShare and slowShare are the tick's rates over the judged calls; ok
+// is false when nothing was judged.
+func (s sample) failShare() (rate float64, ok bool) { return share(s.failed, s.judged) }
+func (s sample) slowShare() (rate float64, ok bool) { return share(s.slow, s.judged) }
+
+func share(n, of uint64) (float64, bool) {
+	if of == 0 {
+		return 0, false
+	}
+	return float64(n) / float64(of), true
+}
+
+// fmtShare prints a rate as a whole percentage, or "-" when nothing was
+// judged.
+func fmtShare(rate float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*rate)
 }
 
 // event is a state transition and when it happened.
@@ -44,33 +69,55 @@ type event struct {
 type summary struct {
 	elapsed            time.Duration
 	admitted, rejected uint64
+	judged             uint64
 	failures, slow     uint64
 	probes             uint64
 	openTime           time.Duration
 	recoveries         int // half-open -> closed transitions
 	health             registry.Health
+	metrics            cb.Metrics // the breaker's own count, after the last call
 }
 
-// tally counts the calls the workers make.
+// counts are the workers' calls so far.
+type counts struct {
+	admitted, rejected, judged, failed, slow, probes uint64
+}
+
+// tally adds up the workers' calls. A mutex, not one atomic per figure, so
+// a tick's reading never holds a call's failure without its judgement and
+// no tick's rate exceeds 100%.
 type tally struct {
-	admitted, rejected, failures, slow, probes atomic.Uint64
+	mu sync.Mutex
+	c  counts
 }
 
 func (t *tally) count(r cb.CallResult[int]) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if r.Outcome == cb.Rejected {
-		t.rejected.Add(1)
+		t.c.rejected++
 		return
 	}
-	t.admitted.Add(1)
+	t.c.admitted++
+	if r.State == cb.HalfOpen {
+		t.c.probes++
+	}
+	if r.Stale {
+		return
+	}
+	t.c.judged++
 	if r.Outcome == cb.Failure {
-		t.failures.Add(1)
+		t.c.failed++
 	}
 	if r.Slow {
-		t.slow.Add(1)
+		t.c.slow++
 	}
-	if r.State == cb.HalfOpen {
-		t.probes.Add(1)
-	}
+}
+
+func (t *tally) read() counts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.c
 }
 
 // recorder keeps the transitions and prints each as it happens; the
@@ -90,11 +137,14 @@ func (r *recorder) onStateChange(tr cb.Transition) {
 	fmt.Fprintf(r.out, "%7s  >> %s -> %s (%s)\n", fmtSeconds(at), tr.From, tr.To, tr.Reason)
 }
 
+// lineFormat serves the header too, so the columns stay aligned.
+const lineFormat = "%7s  %-9s  %5s  %5s  %8s  %8s  %s\n"
+
 func (r *recorder) line(s sample) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.out, "%7s  %-9s  %5.0f%%  %5.0f%%  %8d  %8d  %s\n", fmtSeconds(s.at), s.state,
-		100*s.failRate, 100*s.slowRate, s.admitted, s.rejected, s.phase)
+	fmt.Fprintf(r.out, lineFormat, fmtSeconds(s.at), s.state, fmtShare(s.failShare()), fmtShare(s.slowShare()),
+		strconv.FormatUint(s.admitted, 10), strconv.FormatUint(s.rejected, 10), s.phase)
 }
 
 func (r *recorder) transitions() []event {
@@ -124,7 +174,10 @@ func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []ev
 	}
 	fmt.Fprintf(out, "breaker %q: presets.Network with OpenTimeout %v, SlowCallDuration %v; dependency at %s\n",
 		b.Name(), cfg.OpenTimeout, cfg.SlowCallDuration, dep.url)
-	fmt.Fprintf(out, "%7s  %-9s  %6s  %6s  %8s  %8s  %s\n", "time", "state", "fail", "slow", "admitted", "rejected", "phase")
+	fmt.Fprintf(out, "legend: one line per tick; state: at the tick's end; fail / slow: %% of the calls the breaker judged in the tick "+
+		"that failed / took over %v (- when it judged none); admitted, rejected: calls in the tick; phase: what the dependency does\n",
+		cfg.SlowCallDuration)
+	fmt.Fprintf(out, lineFormat, "time", "state", "fail", "slow", "admitted", "rejected", "phase")
 
 	// Stopping the workers cancels their calls: context.Canceled is
 	// ignored by the breaker, so the demo's own end counts nothing.
@@ -142,20 +195,22 @@ func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []ev
 	}
 
 	var samples []sample
-	var lastAdmitted, lastRejected uint64
-	ticker := time.NewTicker(o.tick)
-	defer ticker.Stop()
-	end := time.NewTimer(o.plan.total())
-	defer end.Stop()
-	for done := false; !done; {
+	var last counts
+	total := o.plan.total()
+	for k := time.Duration(1); ; k++ {
+		// Lines are due at whole ticks from the start and the last one at
+		// the end of the schedule, so a late wake-up does not shift the
+		// later lines and the end is one line, not a tick plus a repeat.
+		due := min(k*o.tick, total)
+		final := due == total
+		timer := time.NewTimer(time.Until(dep.start.Add(due)))
 		select {
 		case <-ctx.Done():
-			done = true
-		case <-end.C:
-			done = true
-		case <-ticker.C:
+			final = true
+		case <-timer.C:
 		}
-		if done {
+		timer.Stop()
+		if final {
 			// The last line comes after the workers' last calls, so the
 			// lines add up to the totals.
 			stopWork()
@@ -163,25 +218,29 @@ func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []ev
 		}
 		m := b.Metrics()
 		at := time.Since(dep.start)
-		admitted, rejected := t.admitted.Load(), t.rejected.Load()
+		c := t.read()
 		s := sample{
 			at: at, phase: o.plan.at(at), state: m.State,
-			failRate: m.FailureRate, slowRate: m.SlowCallRate,
-			admitted: admitted - lastAdmitted, rejected: rejected - lastRejected,
+			admitted: c.admitted - last.admitted, rejected: c.rejected - last.rejected,
+			judged: c.judged - last.judged, failed: c.failed - last.failed, slow: c.slow - last.slow,
 		}
-		lastAdmitted, lastRejected = admitted, rejected
+		last = c
 		samples = append(samples, s)
 		rec.line(s)
+		if final {
+			break
+		}
 	}
 
 	events := rec.transitions()
 	elapsed := time.Since(dep.start)
 	sum := summary{
 		elapsed:  elapsed,
-		admitted: t.admitted.Load(), rejected: t.rejected.Load(),
-		failures: t.failures.Load(), slow: t.slow.Load(), probes: t.probes.Load(),
+		admitted: last.admitted, rejected: last.rejected, judged: last.judged,
+		failures: last.failed, slow: last.slow, probes: last.probes,
 		openTime: openTime(events, elapsed),
 		health:   reg.Health(),
+		metrics:  b.Metrics(),
 	}
 	for _, e := range events {
 		if e.tr.From == cb.HalfOpen && e.tr.To == cb.Closed {

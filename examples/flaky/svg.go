@@ -12,33 +12,55 @@ import (
 // Chart geometry, in SVG user units.
 const (
 	svgWidth   = 900
-	svgHeight  = 320
+	svgHeight  = 350
 	plotLeft   = 60
 	plotRight  = 880
 	plotTop    = 30
 	plotBottom = 240
 	bandTop    = 255 // the state band under the plot
 	bandBottom = 275
+
+	// minEpisodeWidth keeps a half-open episode visible: one decided by its
+	// first probe lasts a few milliseconds, far less than a unit.
+	minEpisodeWidth = 4
 )
 
-var stateColour = map[cb.State]string{cb.Closed: "#4caf50", cb.Open: "#e53935", cb.HalfOpen: "#ffb300"}
+// The colours are from the Okabe-Ito palette, which stays distinct for the
+// common colour-blindnesses, and nothing is told by colour alone: the open
+// band is hatched, the failure line dashed and dark, the slow line solid.
+const (
+	closedFill   = "#009e73"
+	openFill     = "url(#open-hatch)"
+	halfOpenFill = "#e69f00"
+	failColour   = "#000000"
+	failDash     = "6 3"
+	slowColour   = "#0072b2"
+)
 
-// writeSVG draws the timeline: the breaker's state as coloured bands
-// (from the exact transition times), the window's failure and slow rates
-// as lines (one point per tick), and the dependency's phases along the
-// top. Write errors surface when the caller closes the file.
+var stateFill = map[cb.State]string{cb.Closed: closedFill, cb.Open: openFill, cb.HalfOpen: halfOpenFill}
+
+// openHatch is the open band's pattern: vermillion stripes on a pale ground.
+const openHatch = `<defs><pattern id="open-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
+	`<rect width="6" height="6" fill="#fbe1cf"/><rect width="3" height="6" fill="#d55e00"/></pattern></defs>`
+
+// writeSVG draws the timeline: the breaker's state as a band (from the
+// exact transition times), each tick's failure and slow-call shares of the
+// judged calls as step lines with a gap where nothing was judged, and the
+// dependency's phases along the top. Write errors surface when the caller
+// closes the file.
 func writeSVG(w io.Writer, plan schedule, samples []sample, events []event, end time.Duration) {
 	if end <= 0 {
 		end = time.Millisecond
 	}
 	x := func(t time.Duration) float64 {
-		return plotLeft + float64(plotRight-plotLeft)*min(float64(t)/float64(end), 1)
+		return plotLeft + float64(plotRight-plotLeft)*min(max(float64(t)/float64(end), 0), 1)
 	}
 	y := func(rate float64) float64 { return plotBottom - float64(plotBottom-plotTop)*rate }
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		svgWidth, svgHeight, svgWidth, svgHeight)
+	b.WriteString(openHatch + "\n")
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", svgWidth, svgHeight)
 
 	// Phases: shaded alternately, named at the top.
@@ -61,45 +83,81 @@ func writeSVG(w io.Writer, plan schedule, samples []sample, events []event, end 
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", x(s), bandBottom+18, fmtSeconds(s))
 	}
 
-	// State bands: closed until the first transition, then each event's To.
+	// State band: closed until the first transition, then each event's To.
+	// Half-open episodes go on top, at least minEpisodeWidth wide, so the
+	// open band that follows one at once does not hide it.
+	band := func(state cb.State, from, until time.Duration) {
+		x0, width := x(from), x(until)-x(from)
+		if state == cb.HalfOpen && width < minEpisodeWidth {
+			width = minEpisodeWidth
+			x0 = min(x0, plotRight-width)
+		}
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s from %s</title></rect>`+"\n",
+			x0, bandTop, width, bandBottom-bandTop, stateFill[state], state, fmtSeconds(from))
+	}
+	type span struct{ from, until time.Duration }
+	var episodes []span
 	state, since := cb.Closed, time.Duration(0)
-	band := func(until time.Duration) {
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`+"\n",
-			x(since), bandTop, x(until)-x(since), bandBottom-bandTop, stateColour[state], state)
+	closeBand := func(until time.Duration) {
+		if state == cb.HalfOpen {
+			episodes = append(episodes, span{since, until})
+		} else {
+			band(state, since, until)
+		}
 	}
 	for _, e := range events {
-		band(e.at)
+		closeBand(e.at)
 		state, since = e.tr.To, e.at
 	}
-	band(end)
+	closeBand(end)
+	for _, ep := range episodes {
+		band(cb.HalfOpen, ep.from, ep.until)
+	}
 
-	// Rates.
-	line := func(colour string, rate func(sample) float64) {
-		if len(samples) == 0 {
+	// Shares per tick: a step over each tick, broken where nothing was
+	// judged rather than drawn through a rate nobody measured.
+	steps := func(colour, dash string, share func(sample) (float64, bool)) {
+		var d strings.Builder
+		prev, drawing := time.Duration(0), false
+		for _, s := range samples {
+			if r, ok := share(s); ok {
+				if drawing {
+					fmt.Fprintf(&d, " L%.1f,%.1f", x(prev), y(r))
+				} else {
+					fmt.Fprintf(&d, " M%.1f,%.1f", x(prev), y(r))
+				}
+				fmt.Fprintf(&d, " L%.1f,%.1f", x(s.at), y(r))
+				drawing = true
+			} else {
+				drawing = false
+			}
+			prev = s.at
+		}
+		if d.Len() == 0 {
 			return
 		}
-		pts := make([]string, 0, len(samples))
-		for _, s := range samples {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(s.at), y(rate(s))))
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", colour, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<path fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" d="%s"/>`+"\n",
+			colour, dash, strings.TrimSpace(d.String()))
 	}
-	line("#c62828", func(s sample) float64 { return s.failRate })
-	line("#1565c0", func(s sample) float64 { return s.slowRate })
+	steps(slowColour, "none", sample.slowShare)
+	steps(failColour, failDash, sample.failShare)
 
-	// Legend.
-	legend := []struct{ colour, label string }{
-		{"#c62828", "window failure rate"},
-		{"#1565c0", "window slow-call rate"},
-		{stateColour[cb.Closed], "closed"},
-		{stateColour[cb.Open], "open"},
-		{stateColour[cb.HalfOpen], "half-open"},
-	}
+	// Legend: the lines on one row, the states on the next.
 	lx := float64(plotLeft)
-	for _, l := range legend {
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`+"\n",
-			lx, svgHeight-18, l.colour, lx+16, svgHeight-8, l.label)
-		lx += 40 + 7*float64(len(l.label))
+	for _, l := range []struct{ colour, dash, label string }{
+		{failColour, failDash, "failed, % of the tick's judged calls"},
+		{slowColour, "none", "slow, % of the tick's judged calls"},
+	} {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="%s"/><text x="%.1f" y="%d">%s</text>`+"\n",
+			lx, svgHeight-36, lx+24, svgHeight-36, l.colour, l.dash, lx+30, svgHeight-32, l.label)
+		lx += 60 + 6.5*float64(len(l.label))
+	}
+	fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#555">gap: nothing judged in the tick</text>`+"\n", lx, svgHeight-32)
+	lx = float64(plotLeft)
+	for _, st := range []cb.State{cb.Closed, cb.Open, cb.HalfOpen} {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="24" height="12" fill="%s" stroke="#333" stroke-width="0.5"/><text x="%.1f" y="%d">%s</text>`+"\n",
+			lx, svgHeight-20, stateFill[st], lx+30, svgHeight-10, st)
+		lx += 60 + 6.5*float64(len(st.String()))
 	}
 	b.WriteString("</svg>\n")
 	_, _ = io.WriteString(w, b.String())
