@@ -207,4 +207,3 @@ func TestStressListenerMirroringByGenerationEndsOnTheState(t *testing.T) {
 		}
 	}
 }
-

@@ -28,21 +28,49 @@
 // or goroutine drives this, the first Execute, Allow, State or Metrics at
 // or after the deadline makes the transition, dated at the deadline. An
 // episode hands out exactly HalfOpenMaxCalls probe permits; SuccessThreshold
-// successes close the breaker with an empty window, any failure (a panic
-// included) opens it again, and an episode still undecided HalfOpenTimeout
-// after it began restarts with a full pool.
+// successes close the breaker with an empty window and streaks. Any
+// failure (a panic included) opens it again, with the backoff step, and so
+// does, with slow-call tracking on, a probe that succeeds slowly: a slow
+// answer is not recovery, and closing on it would trip again on the
+// slow-call rate at once. A probe still out HalfOpenTimeout after the
+// episode's clock started fails the episode the same way (so a hung
+// dependency cannot hold the breaker half-open for ever), and the probes
+// still running come back stale. The clock starts when a probe is
+// admitted while no other is out: an episode waiting for traffic does not
+// time out, and every probe has the whole HalfOpenTimeout to answer.
 //
 // Generations: every transition, Force* and Reset starts a new generation.
 // A call admitted in an older one is stale when it ends: it is counted
 // only in TotalStale and reported with CallResult.Stale, so a slow call
-// from before a trip can never decide the breaker's next episode.
+// from before a trip can never decide the breaker's next episode. A close
+// is atomic: no call of the new closed generation is judged on the old
+// window or failure streak, however it races the close.
+//
+// Events: OnStateChange hears every change of state or of the forced flag
+// (ForceOpen on a breaker open by a trip is one), with a Reason. Each
+// event is delivered by the goroutine whose CAS made the change, after
+// it; changes made in quick succession by different goroutines may
+// therefore arrive out of order, and Transition.Generation orders them. A
+// listener that mirrors the state keeps the event with the highest
+// Generation.
 //
 // Outcomes: a panic is a failure (and panics on). With WithClassifier the
-// classifier alone decides; otherwise Config.IsIgnored is asked first
-// (default: context.Canceled is ignored), then Config.IsFailure (default:
-// any error), so context.DeadlineExceeded is a failure. Ignored calls are
-// counted only in TotalIgnored and give back a probe permit. A context
-// already done is refused by ExecuteContext before admission.
+// classifier alone decides; otherwise a nil error is a success, and for
+// other errors Config.IsIgnored is asked first (default: context.Canceled
+// is ignored), then Config.IsFailure (default: any error), so
+// context.DeadlineExceeded is a failure. A classifier (or IsFailure or
+// IsIgnored) that panics counts the call as a failure, returning any probe
+// permit, and the panic goes on. Ignored calls are counted only in
+// TotalIgnored and give back a probe permit. A context already done is
+// refused by ExecuteContext before admission.
+//
+// Mistakes: a nil func or Context is the caller's bug, not the
+// dependency's failure: it panics before admission, with a message naming
+// it, and counts nothing.
+//
+// Time: deadlines saturate at the largest Duration, which never comes, so
+// an OpenTimeout of math.MaxInt64 holds a breaker open until someone acts,
+// and clock readings anywhere in the Duration range work.
 //
 // # Decisions where the design leaves room
 //
@@ -54,18 +82,31 @@
 //     successes. TotalCalls counts counted outcomes only, so every call is
 //     exactly one of counted, rejected (TotalRejected), ignored
 //     (TotalIgnored) or stale (TotalStale).
-//   - A half-open episode restarted by HalfOpenTimeout is dated at the
-//     instant it would have begun, and several missed restarts are one new
-//     generation, not one each.
+//   - An episode failed by HalfOpenTimeout is dated at its deadline, and
+//     counts as a failed episode for the backoff. Its probes' outcomes
+//     are stale; the failure streak does not grow, since no call failed.
+//   - A slow probe success counts in the totals as the success it is,
+//     and ends the failure streak; its episode fails all the same.
 //   - ForceClosed and Reset leave the same state (closed, empty window,
 //     cleared streaks and backoff, not forced) and differ only in the
 //     Transition reason; neither holds the breaker closed. ForceHalfOpen
 //     keeps the backoff level.
-//   - A second Done on the same Permit does nothing.
-//   - Time-driven transitions (open to half-open, a half-open restart) are
-//     made by the first Execute, Call, Allow, State or Metrics that sees
-//     them due, and by the end of a probe (which is how a probe outliving
-//     its episode becomes stale). The end of a closed-state call, a call
+//   - A second Done on the same Permit does nothing; Done on a copy of a
+//     Permit counts again (preventing it would cost an allocation).
+//   - A rejection's *OpenError is shared by all the breaker's rejections;
+//     its RetryAfter method reads the time left from the breaker when it
+//     is called, so callers of Call, Allow and cbhttp's Transport learn
+//     when to retry without an allocation.
+//   - MinimumCalls left zero with a count window smaller than 10 is the
+//     window's size. SlowCallRateThreshold Off tracks slow calls without
+//     letting their rate trip.
+//   - Metrics.ConsecutiveFailures stops at MaxConsecutiveFailures, the
+//     largest ConsecutiveFailures (the streak shares one word with its
+//     generation).
+//   - Time-driven transitions (open to half-open, a half-open episode
+//     failing) are made by the first Execute, Call, Allow, State or
+//     Metrics that sees them due, and by the end of a probe (which is how
+//     a probe outliving its episode becomes stale). The end of a closed-state call, a call
 //     refused for a done context, and Force*/Reset do not make them: a
 //     ForceHalfOpen or Reset on an open breaker past its deadline reports
 //     From: Open, and CallResult.State of a refused call is the stored
@@ -80,7 +121,9 @@
 // level and probe permits live in one atomic word: each transition and
 // each probe permit is one CAS, won by exactly one goroutine, which alone
 // calls OnStateChange (never under a lock; a panicking listener is
-// recovered). Outcomes are atomic adds on striped counters (see package
+// recovered). A close takes two CASes, with the window and streak emptied
+// in between by whichever goroutine comes first (the closer, or a call
+// that finds the close under way), so no call waits for a closer. Outcomes are atomic adds on striped counters (see package
 // ring), so closed-state calls on different cores write different cache
 // lines. Execute, ExecuteContext, Allow and Done take no lock and allocate
 // nothing, rejections included. Under concurrent calls, Metrics' figures

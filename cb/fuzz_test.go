@@ -492,10 +492,11 @@ func newBreakerSubject(t *testing.T, c *fuzzConfig) *breakerSubject {
 
 func (s *breakerSubject) gap(f func()) { s.inGap = f }
 
-func (s *breakerSubject) clock() *cbtest.Clock    { return s.clk }
-func (s *breakerSubject) permits() int            { return len(s.ps) }
-func (s *breakerSubject) state() cb.State         { return s.b.State() }
-func (s *breakerSubject) metrics() cb.Metrics     { return s.b.Metrics() }
+func (s *breakerSubject) clock() *cbtest.Clock { return s.clk }
+func (s *breakerSubject) permits() int         { return len(s.ps) }
+func (s *breakerSubject) state() cb.State      { return s.b.State() }
+func (s *breakerSubject) metrics() cb.Metrics  { return s.b.Metrics() }
+
 // events are the breaker's events in Generation order: the order
 // listeners may rely on. (Events of a close and of a call in its gap reach
 // the listener in the order their goroutines finished, the gap's first.)
@@ -798,8 +799,8 @@ func (s seed) force(which byte) seed { return append(s, opForce, which) }
 
 // gap arms the next close: the op of inner runs in its closing gap.
 func (s seed) gap(inner seed) seed { return append(append(s, opGap), inner...) }
-func (s seed) state() seed           { return append(s, opState) }
-func (s seed) metrics() seed         { return append(s, opMetrics) }
+func (s seed) state() seed         { return append(s, opState) }
+func (s seed) metrics() seed       { return append(s, opMetrics) }
 
 // times appends n copies of the ops f appends.
 func (s seed) times(n int, f func(seed) seed) seed {

@@ -1,6 +1,8 @@
 package cb
 
 import (
+	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/tripswitch/tripswitch/cb/internal/ring"
@@ -35,13 +37,48 @@ type Metrics struct {
 	// HalfOpenInFlight is the number of probes admitted and not yet
 	// finished in the current half-open episode.
 	HalfOpenInFlight int `json:"half_open_in_flight"`
-	// StateSince is the time since the last transition (in nanoseconds in
-	// JSON).
-	StateSince time.Duration `json:"state_since"`
+	// StateSince is the time since the last transition. JSON gives it in
+	// seconds, as state_since_seconds.
+	StateSince time.Duration `json:"-"`
 	// RetryAfter is, when open and not forced, the time until a probe may
-	// be admitted (in nanoseconds in JSON).
-	RetryAfter time.Duration `json:"retry_after"`
+	// be admitted. JSON gives it in seconds, as retry_after_seconds.
+	RetryAfter time.Duration `json:"-"`
 }
+
+// metricsJSON is Metrics as JSON shows it: durations in seconds (a number
+// with a fraction), which people and dashboards read without converting,
+// in keys that name the unit.
+type metricsJSON struct {
+	metricsFields
+	StateSince float64 `json:"state_since_seconds"`
+	RetryAfter float64 `json:"retry_after_seconds"`
+}
+
+// metricsFields is Metrics without its methods, so that embedding it does
+// not recurse into MarshalJSON.
+type metricsFields Metrics
+
+// MarshalJSON encodes the snapshot with snake_case keys, State as its
+// text and the durations in seconds.
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	return json.Marshal(metricsJSON{metricsFields(m), m.StateSince.Seconds(), m.RetryAfter.Seconds()})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (m *Metrics) UnmarshalJSON(data []byte) error {
+	var j metricsJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*m = Metrics(j.metricsFields)
+	m.StateSince = seconds(j.StateSince)
+	m.RetryAfter = seconds(j.RetryAfter)
+	return nil
+}
+
+// seconds converts a number of seconds back to a Duration, to the
+// nanosecond it was made from.
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
 
 // Circuit is what every Breaker[T] offers whatever its T, for code that
 // manages breakers of several result types (such as a registry).

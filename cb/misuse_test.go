@@ -107,7 +107,9 @@ func TestOpenErrorRetryAfter(t *testing.T) {
 	require.ErrorAs(t, err, &oe)
 	allocs := testing.AllocsPerRun(100, func() {
 		_, err := f.b.Call(concOK)
-		_ = err.(*cb.OpenError).RetryAfter() //nolint:errorlint // the breaker's own error, unwrapped
+		if oe, ok := err.(*cb.OpenError); ok { //nolint:errorlint // the breaker's own error, unwrapped
+			_ = oe.RetryAfter()
+		}
 	})
 	assert.Zero(t, allocs, "a rejection and its RetryAfter allocate nothing")
 
@@ -186,4 +188,3 @@ func TestSmallCountWindowLowersTheDefaultMinimum(t *testing.T) {
 	_, err := cb.New[int]("explicit", cb.Config{WindowCalls: 5, MinimumCalls: 6})
 	assert.ErrorIs(t, err, cb.ErrInvalidConfig, "an explicit minimum above the window is still refused")
 }
-

@@ -10,7 +10,6 @@ import "github.com/tripswitch/tripswitch/cb/internal/ring"
 // called on: Done on each of two copies counts the call twice (in
 // half-open, two probe outcomes for one permit). Keep one copy and pass a
 // *Permit around. Preventing it would cost an allocation per Allow.
-
 type Permit[T any] struct {
 	b *Breaker[T]
 	t ticket

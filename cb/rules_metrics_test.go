@@ -102,20 +102,26 @@ func TestMetricsJSON(t *testing.T) {
 	sort.Strings(keys)
 	assert.Equal(t, []string{
 		"calls", "consecutive_failures", "consecutive_successes", "failure_rate", "failures",
-		"forced", "generation", "half_open_in_flight", "name", "retry_after", "slow_call_rate",
-		"slow_calls", "state", "state_since", "successes", "total_calls", "total_failures",
+		"forced", "generation", "half_open_in_flight", "name", "retry_after_seconds", "slow_call_rate",
+		"slow_calls", "state", "state_since_seconds", "successes", "total_calls", "total_failures",
 		"total_ignored", "total_rejected", "total_stale",
 	}, keys)
 	assert.Equal(t, "half-open", got["state"])
 	assert.Equal(t, "rules", got["name"])
 	assert.Equal(t, float64(2), got["generation"])
-	assert.Equal(t, float64(2*time.Second), got["state_since"], "durations in nanoseconds")
+	assert.InDelta(t, 2.0, got["state_since_seconds"], 0, "durations in seconds")
 	assert.Equal(t, float64(1), got["failure_rate"])
 	assert.Equal(t, false, got["forced"])
 
 	var back cb.Metrics
 	require.NoError(t, json.Unmarshal(data, &back))
 	assert.Equal(t, m, back)
+	odd := cb.Metrics{StateSince: 90*time.Minute + 123456789, RetryAfter: time.Nanosecond}
+	data, err = json.Marshal(odd)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"state_since_seconds":5400.123456789`)
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, odd, back, "seconds come back to the nanosecond")
 
 	for _, s := range []cb.State{cb.Closed, cb.Open, cb.HalfOpen} {
 		data, err := json.Marshal(cb.Metrics{State: s})

@@ -84,8 +84,10 @@
 //     its own Config, whatever its Clock.
 //   - A rejection returns the breaker's preallocated *cb.OpenError, which
 //     names the breaker and allocates nothing; http.Client wraps it in a
-//     *url.Error, through which errors.Is and errors.As still find it. It
-//     carries no retry delay: the breaker's Metrics has RetryAfter.
+//     *url.Error, through which errors.Is and errors.As still find it. Its
+//     RetryAfter method says, when called, how long until the host's
+//     breaker may let a probe through (read from the breaker, so it too
+//     allocates nothing).
 //   - An error getting a key's breaker (an invalid Config, a conflict or a
 //     type mismatch in a shared registry) fails the request rather than
 //     sending it unguarded: it is a programming error, and the first

@@ -128,7 +128,8 @@ func failureStatus(code int) bool {
 // Otherwise RoundTrip closes req.Body, does not call Base, and returns a
 // nil response with:
 //   - when the breaker rejects the request, an error matching cb.ErrOpen
-//     (a *cb.OpenError naming the breaker);
+//     (a *cb.OpenError naming the breaker, whose RetryAfter tells when to
+//     try again);
 //   - when req's context is already done, its error (counted as ignored);
 //   - when the breaker cannot be had from the registry, registry.Get's
 //     error (matching cb.ErrInvalidConfig, registry.ErrConfigConflict or

@@ -79,6 +79,9 @@ func TestTransportTripsOn5xxAndRejectsWithoutReachingServer(t *testing.T) {
 		require.ErrorIs(t, err, cb.ErrOpen)
 		require.Nil(t, resp)
 		requireRejected(t, result{err: err}, srv.host(), cb.Open)
+		var oe *cb.OpenError
+		require.ErrorAs(t, err, &oe)
+		assert.Equal(t, 30*time.Second, oe.RetryAfter(), "when to retry, through the client's error")
 	}
 	assert.EqualValues(t, 3, srv.hits.Load(), "a rejected request reached the server")
 	m = metrics(t, tr.Breakers(), srv.host())
