@@ -25,6 +25,10 @@ func NewCountWindow(sums *Stripes, n int) *CountWindow {
 
 // Record counts one outcome of kind k.
 func (w *CountWindow) Record(k Kind) {
+	// The total first: a reader that finds the outcome stamped in the
+	// window then finds it in the totals too (window <= totals, kind by
+	// kind, when the window is read first, as Snapshot does).
+	w.sums.Add(k)
 	i := w.seq.Inc()
 	s := &w.slots[(i-1)%w.n]
 	for {
@@ -38,7 +42,6 @@ func (w *CountWindow) Record(k Kind) {
 			break
 		}
 	}
-	w.sums.Add(k)
 }
 
 // Counts returns the kinds of the newest N outcomes, less those cleared.
