@@ -38,8 +38,19 @@ func (p *Permit[T]) Done(v T, err error) {
 	p.b = nil
 	var val T
 	var r CallResult[T]
-	// A panicking classifier counts a failure and returns the probe
-	// permit, as a panic in Execute's fn does; the panic goes on.
+	if b.classifier == nil && (err == nil || b.s.defaultClassifiers) {
+		b.finish(t, v, err, false, &val, &r) // no code of the user's runs
+		return
+	}
+	b.doneClassifying(t, v, err)
+}
+
+// doneClassifying is Done when user code classifies the result: a
+// classifier that panics counts a failure and returns the probe permit,
+// as a panic in Execute's fn does, and the panic goes on.
+func (b *Breaker[T]) doneClassifying(t ticket, v T, err error) {
+	var val T
+	var r CallResult[T]
 	done := false
 	defer func() {
 		if !done {
