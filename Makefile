@@ -10,10 +10,20 @@ SHELL := bash
 # Targets such as test run steps that must not overlap (tidy rewrites go.mod).
 .NOTPARALLEL:
 
-# Every module directory that has a go.mod. benchmarks/ is a separate module
-# (with `replace github.com/tripswitch/tripswitch => ../`); it is picked up as
-# soon as benchmarks/go.mod exists.
-MODULES := . $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod))
+# Every module directory that has a go.mod: the root and each */go.mod, so a
+# new module (cbprom/, cbgrpc/, ...) is picked up as soon as its go.mod exists.
+MODULES := . $(patsubst %/go.mod,%,$(wildcard */go.mod))
+
+# benchmarks/ (with `replace github.com/tripswitch/tripswitch => ../`) pulls in
+# the peer breakers and their dependencies (grpc, protobuf, goconvey, about
+# 100 MB), which the library's own tests never need: `make test` leaves it out
+# and `make test-benchmarks` checks it on its own.
+BENCH_MODULE := $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod))
+LIB_MODULES  := $(filter-out $(BENCH_MODULE),$(MODULES))
+
+# The modules vet, race and tidy-check run in; test-benchmarks sets it to
+# benchmarks/ on the command line, e.g. `make vet CHECK_MODULES=benchmarks`.
+CHECK_MODULES = $(LIB_MODULES)
 
 GO ?= go
 BIN := $(CURDIR)/bin
@@ -47,7 +57,7 @@ all: lint test ## Run lint and test.
 .PHONY: help
 help: ## Show this help.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------------------
 # Tools
@@ -68,36 +78,43 @@ tools: $(GOLANGCI_LINT) $(GOFUMPT) $(BENCHSTAT) ## Install all pinned tools into
 # Test
 
 .PHONY: test
-test: vet race portability tidy-check ## vet + race tests (all modules), 386/arm64 checks, tidy check.
+test: vet race portability tidy-check ## The library's modules (not benchmarks/): vet, race tests, 386/arm64 checks, tidy check.
+
+.PHONY: test-benchmarks
+test-benchmarks: ## The benchmarks/ module: vet, race tests, tidy check (downloads the peer breakers).
+	@if [ -z "$(BENCH_MODULE)" ]; then echo "no benchmarks/go.mod" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory vet race tidy-check CHECK_MODULES='$(BENCH_MODULE)'
 
 .PHONY: vet
-vet: ## go vet ./... in every module.
-	@for m in $(MODULES); do \
+vet: ## go vet ./... in every CHECK_MODULES module (default: all but benchmarks/).
+	@for m in $(CHECK_MODULES); do \
 		echo "==> go vet ($$m)"; \
 		(cd $$m && $(GO) vet ./...) || exit 1; \
 	done
 
 .PHONY: race
-race: ## go test -race -count=1 ./... in every module.
-	@for m in $(MODULES); do \
+race: ## go test -race -count=1 ./... in every CHECK_MODULES module.
+	@for m in $(CHECK_MODULES); do \
 		echo "==> go test -race ($$m)"; \
 		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
 	done
 
 .PHONY: portability
-portability: ## GOARCH=386 go vet and GOARCH=arm64 go build of the root module.
-	@echo "==> GOARCH=386 go vet (.)"
-	GOARCH=386 $(GO) vet ./...
-	@echo "==> GOARCH=arm64 go build (.)"
-	GOARCH=arm64 $(GO) build ./...
+portability: ## GOARCH=386 go vet and GOARCH=arm64 go build of every library module.
+	@for m in $(LIB_MODULES); do \
+		echo "==> GOARCH=386 go vet ($$m)"; \
+		(cd $$m && GOARCH=386 $(GO) vet ./...) || exit 1; \
+		echo "==> GOARCH=arm64 go build ($$m)"; \
+		(cd $$m && GOARCH=arm64 $(GO) build ./...) || exit 1; \
+	done
 
 # `go mod tidy -diff` (Go 1.23+) prints the changes tidy would make and exits
 # non-zero if there are any, without touching go.mod/go.sum. Unlike
 # `go mod tidy && git diff --exit-code`, it also catches untracked/uncommitted
 # go.mod files and never rewrites files in the working tree.
 .PHONY: tidy-check
-tidy-check: ## Fail if go mod tidy would change go.mod/go.sum in any module.
-	@for m in $(MODULES); do \
+tidy-check: ## Fail if go mod tidy would change go.mod/go.sum in any CHECK_MODULES module.
+	@for m in $(CHECK_MODULES); do \
 		echo "==> go mod tidy -diff ($$m)"; \
 		(cd $$m && $(GO) mod tidy -diff) || { \
 			echo "go.mod/go.sum in '$$m' are not tidy: run 'make tidy' and commit the result" >&2; \
