@@ -12,14 +12,13 @@ import (
 
 // Breaker is a circuit breaker for calls returning a T. Make one with New
 // per dependency and share it: every method is safe for concurrent use,
-// and none of Execute, ExecuteContext, Allow or Permit.Done takes a lock or
-// allocates. The zero Breaker is not usable.
-//
-// Its methods that do not involve T (State, Metrics, the Force methods,
-// Reset, Name) come from an embedded non-generic core, where the hot path
-// also lives: the compiler inlines small functions into ordinary code but
-// not calls through a generic type's dictionary.
+// and none of Execute, Call, ExecuteContext, Allow or Permit.Done takes a
+// lock or allocates. The zero Breaker is not usable.
 type Breaker[T any] struct {
+	// The methods that do not involve T (State, Metrics, the Force
+	// methods, Reset, Name) and the hot path live in the non-generic core:
+	// the compiler inlines small functions into ordinary code, not into
+	// calls through a generic type's dictionary.
 	core
 	classifier func(T, error) Outcome
 }
@@ -39,21 +38,22 @@ type core struct {
 	// were emptied, <<1, with bit 0 set while a clear is under way (see
 	// clearFor).
 	cleared atomic.Uint64
-	// succMark is the lifetime success count (see markSuccesses) at the last
-	// failure or clear: ConsecutiveSuccesses is the lifetime count minus it.
-	succMark atomic.Uint64
+	// successBase is the lifetime success count (see markSuccesses) at
+	// the last failure or close: ConsecutiveSuccesses is the lifetime
+	// count minus it.
+	successBase atomic.Uint64
 	// probes counts the outcomes of half-open probes by kind. They are
 	// lifetime totals but never window contents: a probe's add can land
 	// after the closing probe has emptied the window, and must not
 	// reappear in it. Probes are rare, so the counters are not striped.
 	probes [4]atomic.Uint64
-	meta   meta
+	dates  dates
 
 	name     string
 	s        settings
 	clock    Clock
-	coarse   *CoarseClock // Clock, when it is one, called without an interface
-	sums     *ring.Stripes
+	coarse   *CoarseClock  // Clock, when it is one, called without an interface
+	counters *ring.Stripes // cumulative outcome and tally counters; the windows are differences of them
 	tw       *ring.TimeWindow
 	cw       *ring.CountWindow
 	openErr  *OpenError
@@ -87,10 +87,10 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 		return nil, err
 	}
 	b := &Breaker[T]{core: core{
-		name:  name,
-		s:     s,
-		clock: cfg.Clock,
-		sums:  ring.NewStripes(),
+		name:     name,
+		s:        s,
+		clock:    cfg.Clock,
+		counters: ring.NewStripes(),
 	}}
 	b.openErr = &OpenError{Name: name, State: Open, b: &b.core}
 	b.probeErr = &OpenError{Name: name, State: HalfOpen, b: &b.core}
@@ -104,11 +104,11 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 	}
 	now := b.now()
 	if s.windowCalls > 0 {
-		b.cw = ring.NewCountWindow(b.sums, s.windowCalls)
+		b.cw = ring.NewCountWindow(b.counters, s.windowCalls)
 	} else {
-		b.tw = ring.NewTimeWindow(b.sums, s.width, s.buckets, now)
+		b.tw = ring.NewTimeWindow(b.counters, s.width, s.buckets, now)
 	}
-	b.meta.publish(0, now, endOfTime)
+	b.dates.publish(0, now, endOfTime)
 	return b, nil
 }
 
@@ -146,92 +146,4 @@ func (b *core) load() word { return word(b.w.Load()) }
 
 func (b *core) cas(old, next word) bool {
 	return b.w.CompareAndSwap(uint64(old), uint64(next))
-}
-
-// record counts an outcome of kind k ending at now in the window.
-func (b *core) record(now time.Duration, k ring.Kind) {
-	if b.tw != nil {
-		b.tw.Record(now, k)
-	} else {
-		b.cw.Record(k)
-	}
-}
-
-// window returns the window's counts and the lifetime sums of counted
-// closed-state outcomes as of now.
-// They are written through pointers, not returned: see ring.Stripes.SumTo.
-func (b *core) window(now time.Duration, window, sums *ring.Counts) {
-	if b.tw != nil {
-		b.tw.Snapshot(now, window, sums)
-	} else {
-		b.cw.Snapshot(window, sums)
-	}
-}
-
-// probeTotals returns the lifetime counts of probe outcomes.
-func (b *core) probeTotals() ring.Counts {
-	var c ring.Counts
-	for k := range c {
-		c[k] = b.probes[k].Load()
-	}
-	return c
-}
-
-// markSuccesses restarts ConsecutiveSuccesses: it stores the lifetime
-// count of counted successes, given sums, the closed-state ones (probe
-// successes are in the streak too, so a breaker forced open from
-// half-open still shows them). A nil sums is summed here.
-func (b *core) markSuccesses(sums *ring.Counts) {
-	if sums == nil {
-		sums = new(ring.Counts)
-		b.sums.SumTo(sums)
-	}
-	b.succMark.Store(sums.Successes() + b.probes[ring.Success].Load() + b.probes[ring.SlowSuccess].Load())
-}
-
-// streakAdd counts a failure in the streak of w's closed generation and
-// returns the new count, or 0 when the streak already belongs to a newer
-// generation (the call outlived its own).
-func (b *core) streakAdd(w word) uint64 {
-	tag := streakOf(w)
-	for {
-		s := b.streak.Load()
-		n := s & maxStreak
-		switch {
-		case s&^maxStreak != tag:
-			return 0
-		case n == maxStreak:
-			return n
-		case b.streak.CompareAndSwap(s, s+1):
-			return n + 1
-		}
-	}
-}
-
-// streakEnd ends the failure streak s, read by a success of w's closed
-// generation, if it is that generation's. A success racing a failure may
-// lose its CAS: then the failure came after it.
-func (b *core) streakEnd(w word, s uint64) {
-	if s&^maxStreak == streakOf(w) {
-		b.streak.CompareAndSwap(s, streakOf(w))
-	}
-}
-
-// probeStreak counts a probe's outcome in the failure streak, which runs
-// on from the closed generation that tripped: a failure adds one, a
-// success ends it.
-func (b *core) probeStreak(failed bool) {
-	for {
-		s := b.streak.Load()
-		next := s &^ maxStreak
-		if failed {
-			next = s + 1
-			if s&maxStreak == maxStreak {
-				return
-			}
-		}
-		if next == s || b.streak.CompareAndSwap(s, next) {
-			return
-		}
-	}
 }

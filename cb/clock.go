@@ -17,9 +17,8 @@ type Clock interface {
 }
 
 // CoarseClock is a Clock for hot paths: one goroutine stores the real
-// monotonic reading every resolution, and Now is a single atomic load
-// (about 1 ns, against 25-90 ns for a reading of the real clock on the
-// machines tripswitch is benchmarked on).
+// monotonic reading every resolution, and Now is a single atomic load,
+// far cheaper than a reading of the real clock.
 //
 // Its readings lag the real clock by up to one resolution, and so do the
 // durations measured with it: a call shorter than the resolution may

@@ -117,7 +117,7 @@ type settings struct {
 	windowCalls        int
 	minCalls           uint64
 	failRate           float64 // < 0: off
-	consecutive        uint64  // 0: off
+	streakLimit        uint64  // ConsecutiveFailures; 0: off
 	slowDur            time.Duration
 	slowOn             bool
 	slowRate           float64 // < 0: the slow-call rate never trips
@@ -214,7 +214,7 @@ func (c Config) resolve() (settings, error) {
 		onStateChange:    c.OnStateChange,
 	}
 	if c.ConsecutiveFailures != Off {
-		s.consecutive = uint64(orDefault(c.ConsecutiveFailures, DefaultConsecutiveFailures))
+		s.streakLimit = uint64(orDefault(c.ConsecutiveFailures, DefaultConsecutiveFailures))
 	}
 	s.slowOn = c.SlowCallDuration != Off
 	s.halfOpenMaxCalls = uint64(orDefault(c.HalfOpenMaxCalls, int(s.successThreshold)))

@@ -37,7 +37,7 @@ func (e *OpenError) RetryAfter() time.Duration {
 		return 0
 	}
 	now := e.b.now()
-	w := e.b.current(now)
+	w := e.b.catchUp(now)
 	if w.state() != Open {
 		return 0
 	}

@@ -80,36 +80,12 @@ func (m *Metrics) UnmarshalJSON(data []byte) error {
 // nanosecond it was made from.
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
 
-// Circuit is what every Breaker[T] offers whatever its T, for code that
-// manages breakers of several result types (such as a registry).
-type Circuit interface {
-	Name() string
-	State() State
-	Metrics() Metrics
-	ForceOpen()
-	ForceClosed()
-	ForceHalfOpen()
-	Reset()
-}
-
-var _ Circuit = (*Breaker[int])(nil)
-
-// State returns the state as of now, making the transition an elapsed open
-// timeout calls for (so OnStateChange may run inside State).
-func (b *core) State() State {
-	w := b.load()
-	if w.state() == Closed {
-		return Closed
-	}
-	return b.current(b.now()).public()
-}
-
 // Metrics returns a snapshot as of now, making the transition an elapsed
 // open timeout calls for. Its figures are read one after another, so under
 // concurrent calls they may be a few calls apart.
 func (b *core) Metrics() Metrics {
 	now := b.now()
-	w := b.current(now)
+	w := b.catchUp(now)
 	var c, sums ring.Counts
 	b.window(now, &c, &sums)
 	probes := b.probeTotals()
@@ -124,16 +100,16 @@ func (b *core) Metrics() Metrics {
 		SlowCalls:     c.Slow(),
 		TotalCalls:    sums.Calls() + probes.Calls(),
 		TotalFailures: sums.Failures() + probes.Failures(),
-		TotalRejected: b.sums.Tally(ring.Rejected),
-		TotalIgnored:  b.sums.Tally(ring.Ignored),
-		TotalStale:    b.sums.Tally(ring.Stale),
+		TotalRejected: b.counters.Tally(ring.Rejected),
+		TotalIgnored:  b.counters.Tally(ring.Ignored),
+		TotalStale:    b.counters.Tally(ring.Stale),
 
 		ConsecutiveFailures: b.streak.Load() & maxStreak,
 	}
 	if w.state() == HalfOpen {
 		// Any probe failure ends the episode: its successes are in a row.
-		m.ConsecutiveSuccesses = w.succ()
-	} else if n, mark := sums.Successes()+probes.Successes(), b.succMark.Load(); n > mark {
+		m.ConsecutiveSuccesses = w.probeSuccesses()
+	} else if n, mark := sums.Successes()+probes.Successes(), b.successBase.Load(); n > mark {
 		m.ConsecutiveSuccesses = n - mark
 	}
 	if m.Calls > 0 {
@@ -141,10 +117,10 @@ func (b *core) Metrics() Metrics {
 		m.SlowCallRate = float64(m.SlowCalls) / float64(m.Calls)
 	}
 	if w.state() == HalfOpen {
-		m.HalfOpenInFlight = int(w.issued() - w.succ())
+		m.HalfOpenInFlight = int(w.permits() - w.probeSuccesses())
 	}
-	if gen, since, _ := b.meta.read(); gen == w.gen() {
-		m.StateSince = max(subSat(now, since), 0)
+	if gen, start, _ := b.dates.read(); gen == w.gen() {
+		m.StateSince = max(subSat(now, start), 0)
 	}
 	if w.state() == Open {
 		m.RetryAfter = b.retryAfter(w, now)

@@ -22,7 +22,7 @@ type Permit[T any] struct {
 func (b *Breaker[T]) Allow() (Permit[T], error) {
 	t, ok := b.admit()
 	if !ok {
-		b.sums.AddTally(ring.Rejected)
+		b.counters.AddTally(ring.Rejected)
 		return Permit[T]{}, b.rejectErr(t)
 	}
 	return Permit[T]{b: b, t: t}, nil

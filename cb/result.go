@@ -3,11 +3,11 @@ package cb
 import "time"
 
 // CallResult is what the breaker made of one call.
-//
-// The fields are ordered so that, for a word-sized T (an int, a pointer),
-// the struct is 48 bytes: copies of sizes that are a multiple of 16 bytes
-// do not stall on overlapping moves.
 type CallResult[T any] struct {
+	// The fields are ordered so that, for a word-sized T (an int, a
+	// pointer), the struct is 48 bytes: copies of sizes that are a
+	// multiple of 16 bytes do not stall on overlapping moves.
+
 	Value T
 	// Err is fn's error, ctx.Err() for a call refused because its context
 	// was already done, or a *OpenError (matching ErrOpen) when Rejected.

@@ -69,3 +69,27 @@ func (o Outcome) MarshalText() ([]byte, error) {
 	}
 	return []byte(outcomeNames[o]), nil
 }
+
+// Circuit is what every Breaker[T] offers whatever its T, for code that
+// manages breakers of several result types (such as a registry).
+type Circuit interface {
+	Name() string
+	State() State
+	Metrics() Metrics
+	ForceOpen()
+	ForceClosed()
+	ForceHalfOpen()
+	Reset()
+}
+
+var _ Circuit = (*Breaker[int])(nil)
+
+// State returns the state as of now, making the transition an elapsed open
+// timeout calls for (so OnStateChange may run inside State).
+func (b *core) State() State {
+	w := b.load()
+	if w.state() == Closed {
+		return Closed
+	}
+	return b.catchUp(b.now()).public()
+}

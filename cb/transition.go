@@ -5,28 +5,13 @@ import (
 	"time"
 )
 
-// Transition describes one change of a breaker's state or of its forced
-// flag, as OnStateChange receives it.
-//
-// Each transition is made by one CAS and reported by the goroutine that
-// won it, after the fact. Transitions made in quick succession by
-// different goroutines can therefore reach the listener in another order
-// than they happened: Generation orders them. A listener that mirrors the
-// state keeps the event with the highest Generation it has seen and drops
-// older ones.
-type Transition struct {
-	Name     string // the breaker's name
-	From, To State
-	// Generation is the generation the change began; it grows by at
-	// least one with every transition (modulo 2^39).
-	Generation uint64
-	Reason     Reason
-}
+// The state machine: every change of the state word but a probe permit,
+// and the publishing and telling that follow each.
 
 // trip opens a closed breaker whose word was w. Only the state word's CAS
 // decides: a loser finds the generation moved and does nothing.
 func (b *core) trip(w word, now time.Duration, reason Reason) {
-	next := w.next(Open, false, 0)
+	next := w.nextGen(Open, false, 0)
 	if b.cas(w, next) {
 		b.transitioned(w, next, now, reason)
 	}
@@ -34,16 +19,16 @@ func (b *core) trip(w word, now time.Duration, reason Reason) {
 
 // transitioned finishes a transition whose CAS this goroutine won: it
 // publishes the reading the generation began at and tells the listener.
-func (b *core) transitioned(from, to word, since time.Duration, reason Reason) {
-	until := endOfTime // closed or forced: time ends nothing
+func (b *core) transitioned(from, to word, start time.Duration, reason Reason) {
+	deadline := endOfTime // closed or forced: time ends nothing
 	switch {
 	case to.forced():
 	case to.state() == Open:
-		until = addSat(since, b.openFor(to.level()))
+		deadline = addSat(start, b.openFor(to.level()))
 	case to.state() == HalfOpen:
-		until = noDeadline
+		deadline = noDeadline
 	}
-	b.meta.publish(to.gen(), since, until)
+	b.dates.publish(to.gen(), start, deadline)
 	if (from.public() == to.public() && from.forced() == to.forced()) || b.s.onStateChange == nil {
 		return
 	}
@@ -72,42 +57,42 @@ func (b *core) backoff(l uint) uint {
 	return l + 1
 }
 
-// current returns the state word as of the reading now, first completing
+// catchUp returns the state word as of the reading now, first completing
 // a close under way and making the transitions that time alone causes:
 // Open past its open time becomes HalfOpen, and a half-open episode whose
 // probe has been out HalfOpenTimeout fails and reopens. Each is dated at
 // its deadline, not when it was noticed, so the state is a function of
 // time and not of who looks.
-func (b *core) current(now time.Duration) word {
+func (b *core) catchUp(now time.Duration) word {
 	for {
 		w := b.load()
 		switch {
 		case w.state() == closing:
-			b.settle(w, now)
+			b.completeClose(w, now)
 			continue
 		case w.state() == Closed || w.forced():
 			return w
 		}
-		gen, _, until := b.meta.read()
+		gen, _, deadline := b.dates.read()
 		if genAfter(gen, w.gen()) {
 			continue // w is stale: another goroutine has moved on since
 		}
-		if gen != w.gen() || !due(now, until) {
+		if gen != w.gen() || !due(now, deadline) {
 			return w // a generation not yet published is nanoseconds old: no deadline has passed
 		}
 		if w.state() == Open {
-			next := w.next(HalfOpen, false, w.level())
+			next := w.nextGen(HalfOpen, false, w.level())
 			if b.cas(w, next) {
-				b.transitioned(w, next, until, ReasonOpenTimeout)
+				b.transitioned(w, next, deadline, ReasonOpenTimeout)
 			}
 			continue
 		}
-		if w.issued() == w.succ() {
+		if w.permits() == w.probeSuccesses() {
 			return w // no probe is out: the next one starts a new deadline
 		}
-		next := w.next(Open, false, b.backoff(w.level()))
+		next := w.nextGen(Open, false, b.backoff(w.level()))
 		if b.cas(w, next) {
-			b.transitioned(w, next, until, ReasonHalfOpenTimeout)
+			b.transitioned(w, next, deadline, ReasonHalfOpenTimeout)
 		}
 	}
 }
@@ -118,35 +103,47 @@ func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 	if w.forced() {
 		return 0
 	}
-	gen, _, until := b.meta.read()
+	gen, _, deadline := b.dates.read()
 	switch {
 	case genAfter(gen, w.gen()):
 		return 0 // the breaker has moved on since w: a retry may be admitted
 	case gen != w.gen():
 		return b.openFor(w.level()) // w's transition is nanoseconds old
 	}
-	return max(subSat(until, now), 0)
+	return max(subSat(deadline, now), 0)
 }
 
-// force moves the breaker to state s in a new generation, whatever it was.
-func (b *core) force(s State, forced, resetLevel bool, reason Reason) {
+// forcing is what a Force or Reset does to the state word.
+type forcing uint8
+
+const (
+	holdOpen   forcing = iota // open and forced, the backoff level kept
+	closeFresh                // closed, the backoff level back to 0
+	probeFresh                // a fresh half-open episode, the backoff level kept
+)
+
+// force moves the breaker as f says, in a new generation, whatever it
+// was.
+func (b *core) force(f forcing, reason Reason) {
 	now := b.now()
 	for {
 		w := b.load()
-		level := w.level()
-		if resetLevel {
-			level = 0
-		}
-		if s == Closed {
-			if b.close(w, w.next(closing, false, 0), now, reason) {
+		switch f {
+		case closeFresh:
+			if b.close(w, w.nextGen(closing, false, 0), now, reason) {
 				return
 			}
 			continue
-		}
-		next := w.next(s, forced, level)
-		if b.cas(w, next) {
-			b.transitioned(w, next, now, reason)
-			return
+		case holdOpen:
+			if next := w.nextGen(Open, true, w.level()); b.cas(w, next) {
+				b.transitioned(w, next, now, reason)
+				return
+			}
+		case probeFresh:
+			if next := w.nextGen(HalfOpen, false, w.level()); b.cas(w, next) {
+				b.transitioned(w, next, now, reason)
+				return
+			}
 		}
 	}
 }
@@ -162,16 +159,16 @@ func (b *core) close(w, next word, now time.Duration, reason Reason) bool {
 	if h := b.closingHook; h != nil {
 		h()
 	}
-	b.settle(next, now)
+	b.completeClose(next, now)
 	b.transitioned(w, next.settled(), now, reason)
 	return true
 }
 
-// settle completes the close of the closing word w: whoever finds the
+// completeClose completes the close of the closing word w: whoever finds the
 // word closing (the closer, or any call or reader) empties the window and
 // the streak for w's generation, once, then admits calls with one CAS.
 // Nobody waits for a closer that was descheduled between its two CASes.
-func (b *core) settle(w word, now time.Duration) {
+func (b *core) completeClose(w word, now time.Duration) {
 	b.clearFor(w, now)
 	b.cas(w, w.settled())
 }
@@ -206,18 +203,18 @@ func (b *core) clearFor(w word, now time.Duration) {
 
 // ForceOpen opens the breaker and holds it open, with no timeout and no
 // probes, until ForceClosed, ForceHalfOpen or Reset.
-func (b *core) ForceOpen() { b.force(Open, true, false, ReasonForcedOpen) }
+func (b *core) ForceOpen() { b.force(holdOpen, ReasonForcedOpen) }
 
 // ForceClosed closes the breaker with an empty window, cleared streaks and
 // the backoff back at OpenTimeout; lifetime totals are kept. It does not
 // hold the breaker closed: it trips again as usual.
-func (b *core) ForceClosed() { b.force(Closed, false, true, ReasonForcedClosed) }
+func (b *core) ForceClosed() { b.force(closeFresh, ReasonForcedClosed) }
 
 // ForceHalfOpen starts a fresh half-open episode now, with a full pool of
 // probe permits, keeping the backoff level.
-func (b *core) ForceHalfOpen() { b.force(HalfOpen, false, false, ReasonForcedHalfOpen) }
+func (b *core) ForceHalfOpen() { b.force(probeFresh, ReasonForcedHalfOpen) }
 
 // Reset returns the breaker to its initial state: closed, with an empty
 // window, cleared streaks and backoff, not forced. Only the lifetime totals
 // survive. It differs from ForceClosed only in the Transition reason.
-func (b *core) Reset() { b.force(Closed, false, true, ReasonReset) }
+func (b *core) Reset() { b.force(closeFresh, ReasonReset) }

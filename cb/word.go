@@ -17,14 +17,14 @@ package cb
 type word uint64
 
 const (
-	forcedBit   = 1 << 2
-	levelShift  = 3
-	levelMask   = 0x3f
-	issuedShift = 9
-	succShift   = 17
-	fieldMask   = 0xff
-	genShift    = 25
-	maxLevel    = levelMask
+	forcedBit    = 1 << 2
+	levelShift   = 3
+	levelMask    = 0x3f
+	permitsShift = 9
+	probeOKShift = 17
+	fieldMask    = 0xff
+	genShift     = 25
+	maxLevel     = levelMask
 )
 
 // closing is the state of a word between the CAS that closes a breaker
@@ -35,12 +35,12 @@ const (
 // Outside this file it reads as Closed (see public).
 const closing State = 3
 
-func (w word) state() State   { return State(w & 3) }
-func (w word) forced() bool   { return w&forcedBit != 0 }
-func (w word) level() uint    { return uint(w>>levelShift) & levelMask }
-func (w word) issued() uint64 { return uint64(w>>issuedShift) & fieldMask }
-func (w word) succ() uint64   { return uint64(w>>succShift) & fieldMask }
-func (w word) gen() uint64    { return uint64(w >> genShift) }
+func (w word) state() State           { return State(w & 3) }
+func (w word) forced() bool           { return w&forcedBit != 0 }
+func (w word) level() uint            { return uint(w>>levelShift) & levelMask }
+func (w word) permits() uint64        { return uint64(w>>permitsShift) & fieldMask }
+func (w word) probeSuccesses() uint64 { return uint64(w>>probeOKShift) & fieldMask }
+func (w word) gen() uint64            { return uint64(w >> genShift) }
 
 // public is the state a caller is told: a closing word is closed.
 func (w word) public() State {
@@ -54,8 +54,8 @@ func (w word) public() State {
 // generation, admitting calls.
 func (w word) settled() word { return w &^ 3 }
 
-// next is the word of a new generation in state s, with no permits taken.
-func (w word) next(s State, forced bool, level uint) word {
+// nextGen is the word of a new generation in state s, with no permits taken.
+func (w word) nextGen(s State, forced bool, level uint) word {
 	n := (w>>genShift+1)<<genShift | word(s) | word(level)<<levelShift
 	if forced {
 		n |= forcedBit
@@ -63,12 +63,12 @@ func (w word) next(s State, forced bool, level uint) word {
 	return n
 }
 
-func (w word) withIssued(n uint64) word {
-	return w&^(fieldMask<<issuedShift) | word(n)<<issuedShift
+func (w word) withPermits(n uint64) word {
+	return w&^(fieldMask<<permitsShift) | word(n)<<permitsShift
 }
 
-func (w word) withSucc(n uint64) word {
-	return w&^(fieldMask<<succShift) | word(n)<<succShift
+func (w word) withProbeSuccesses(n uint64) word {
+	return w&^(fieldMask<<probeOKShift) | word(n)<<probeOKShift
 }
 
 // The failure streak is one atomic uint64: the generation bits of the

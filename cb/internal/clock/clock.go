@@ -8,9 +8,3 @@ var epoch = time.Now()
 
 // Now returns the time elapsed since the process's clock epoch.
 func Now() time.Duration { return time.Since(epoch) }
-
-// Real is the real monotonic clock as a value that satisfies cb.Clock.
-type Real struct{}
-
-// Now returns the time elapsed since the process's clock epoch.
-func (Real) Now() time.Duration { return time.Since(epoch) }

@@ -15,7 +15,6 @@ func TestNowIsMonotonic(t *testing.T) {
 		assert.GreaterOrEqual(t, n, prev)
 		prev = n
 	}
-	assert.Equal(t, Real{}.Now() >= prev, true)
 }
 
 // Inside a bubble readings may be negative but must follow fake time exactly.
@@ -24,7 +23,6 @@ func TestNowInsideSynctestBubble(t *testing.T) {
 		start := Now()
 		time.Sleep(1500 * time.Millisecond)
 		assert.Equal(t, 1500*time.Millisecond, Now()-start)
-		assert.Equal(t, Now(), Real{}.Now())
 	})
 }
 

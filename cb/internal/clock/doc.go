@@ -9,7 +9,7 @@
 // negative, and they advance exactly as the bubble's time does. Every user
 // of a reading must therefore accept negative values.
 //
-// Cost: one reading is one time.Since, 25-90 ns on the 2-core
-// machines tripswitch is benchmarked on (BenchmarkNow in this package).
-// That is why hot paths offer a coarse clock instead (cb.CoarseClock).
+// Cost: one reading is one time.Since (BenchmarkNow in this package
+// measures it); that is why hot paths offer a coarse clock instead
+// (cb.CoarseClock).
 package clock

@@ -69,9 +69,9 @@ func (w *TimeWindow) Record(now time.Duration, k Kind) {
 	w.sums.Add(k)
 }
 
-// Fast records a success ending at now if no rotation is due, and reports
+// RecordFastSuccess records a success ending at now if no rotation is due, and reports
 // whether it did: the hot path's whole window work, small enough to inline.
-func (w *TimeWindow) Fast(now time.Duration) bool {
+func (w *TimeWindow) RecordFastSuccess(now time.Duration) bool {
 	if int64(now) >= w.next.Load() {
 		return false
 	}

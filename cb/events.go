@@ -2,6 +2,24 @@ package cb
 
 import "fmt"
 
+// Transition describes one change of a breaker's state or of its forced
+// flag, as OnStateChange receives it.
+//
+// Each transition is made by one CAS and reported by the goroutine that
+// won it, after the fact. Transitions made in quick succession by
+// different goroutines can therefore reach the listener in another order
+// than they happened: Generation orders them. A listener that mirrors the
+// state keeps the event with the highest Generation it has seen and drops
+// older ones.
+type Transition struct {
+	Name     string // the breaker's name
+	From, To State
+	// Generation is the generation the change began; it grows by at
+	// least one with every transition (modulo 2^39).
+	Generation uint64
+	Reason     Reason
+}
+
 // Reason says why a breaker changed state (or its forced flag).
 type Reason uint8
 
