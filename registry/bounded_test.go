@@ -320,7 +320,10 @@ func TestBoundedRegistryConcurrentUse(t *testing.T) {
 				case 3:
 					r.Remove(name)
 				case 7:
-					assert.LessOrEqual(t, r.Health().Total, bound)
+					// Health walks the names while others come and go, so it
+					// may meet a name removed after it counted another made
+					// in its place: at most one per goroutine removing.
+					assert.LessOrEqual(t, r.Health().Total, bound+goroutines)
 				case 11:
 					clk.Advance(100 * time.Millisecond)
 				case 19:

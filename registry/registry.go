@@ -299,7 +299,11 @@ func (r *Registry) OpenCircuits() []string {
 }
 
 // Health counts the registered breakers by state, and those a bounded
-// registry has evicted or refused to make.
+// registry has evicted or refused to make. The breakers are counted one
+// after another: while others are made and removed, the counts may mix
+// names from before and after a change (a bounded registry holds at most
+// its bound at any instant, but a count taken during removals can pass
+// it by the number removed meanwhile).
 func (r *Registry) Health() Health {
 	var h Health
 	r.each(func(_ string, c cb.Circuit) { h.add(c.State()) })
