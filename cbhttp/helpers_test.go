@@ -71,15 +71,28 @@ func get(t *testing.T, rt http.RoundTripper, url string) result {
 // back.
 func send(t *testing.T, rt http.RoundTripper, req *http.Request) result {
 	t.Helper()
+	r, err := exchange(rt, req)
+	require.NoError(t, err)
+	return r
+}
+
+// exchange is send for a goroutine other than the test's, which must not
+// call t.FailNow: what would fail the test comes back as the error, for
+// the test's goroutine to check. A RoundTrip error is part of the result.
+func exchange(rt http.RoundTripper, req *http.Request) (result, error) {
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
-		require.Nil(t, resp, "a RoundTrip that fails returns no response")
-		return result{err: err}
+		if resp != nil {
+			return result{}, fmt.Errorf("a RoundTrip that fails returns no response, got %d with %w", resp.StatusCode, err)
+		}
+		return result{err: err}, nil
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return result{status: resp.StatusCode, body: string(body)}
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: resp.StatusCode, body: string(body)}, nil
 }
 
 // newRequest makes a request in the test's context; req.WithContext

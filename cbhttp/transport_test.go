@@ -145,15 +145,25 @@ func TestTransportHalfOpenAdmitsOnlyItsProbes(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, get(t, tr, srv.URL).status)
 	clk.Advance(time.Second)
 
-	probe := make(chan result)
-	go func() { probe <- send(t, tr, newRequest(t, http.MethodGet, srv.URL, nil)) }()
+	type answer struct {
+		r     result
+		fault error
+	}
+	probe := make(chan answer)
+	req := newRequest(t, http.MethodGet, srv.URL, nil)
+	go func() {
+		r, err := exchange(tr, req)
+		probe <- answer{r, err}
+	}()
 	<-entered
 	for range 3 {
 		requireRejected(t, get(t, tr, srv.URL), host, cb.HalfOpen)
 	}
 	assert.EqualValues(t, 2, hits.Load())
 	close(release)
-	require.Equal(t, http.StatusOK, (<-probe).status)
+	p := <-probe
+	require.NoError(t, p.fault)
+	require.Equal(t, http.StatusOK, p.r.status)
 
 	m := metrics(t, tr.Breakers(), host)
 	assert.Equal(t, cb.Closed, m.State)
@@ -469,7 +479,8 @@ func TestTransportZero(t *testing.T) {
 	t.Cleanup(tr.CloseIdleConnections)
 	assert.Equal(t, http.StatusOK, get(t, &tr, srv.URL).status)
 	require.NotNil(t, tr.Breakers())
-	assert.Same(t, tr.Breakers(), tr.Breakers())
+	first := tr.Breakers()
+	assert.Same(t, first, tr.Breakers(), "the registry is made once")
 	assert.NotSame(t, tr.Breakers(), other.Breakers())
 	assert.Equal(t, []string{srv.host()}, tr.Breakers().Names())
 	assert.Empty(t, other.Breakers().Names())

@@ -52,7 +52,8 @@ func TestNewAndZeroRegistryAreEmptyAndUsable(t *testing.T) {
 			assert.Equal(t, []string{"a"}, r.Names())
 		})
 	}
-	assert.NotSame(t, registry.New(), registry.New())
+	first := registry.New()
+	assert.NotSame(t, first, registry.New(), "every New is a registry of its own")
 }
 
 func TestDefaultIsOneRegistry(t *testing.T) {

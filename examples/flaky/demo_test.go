@@ -121,7 +121,7 @@ func TestRunEndsEarlyWhenCancelled(t *testing.T) {
 	assert.Less(t, sum.elapsed, plan.total())
 	require.NotEmpty(t, samples)
 	assertTotals(t, sum, samples)
-	assert.Equal(t, len(samples), len(timelineLines(out.String())), out.String())
+	assert.Len(t, timelineLines(out.String()), len(samples), out.String())
 }
 
 // assertTimeline checks the timeline of a run that went to the end of its
@@ -290,7 +290,7 @@ func TestSVGShowsShortEpisodesAndGaps(t *testing.T) {
 	assert.Equal(t, 1, halfOpen)
 	assert.Equal(t, 2, open)
 	require.Len(t, doc.Defs.Patterns, 1)
-	assert.Equal(t, "url(#"+doc.Defs.Patterns[0].ID+")", openFill, "the open band is hatched")
+	assert.Equal(t, openFill, "url(#"+doc.Defs.Patterns[0].ID+")", "the open band is hatched")
 
 	require.Len(t, doc.Paths, 2)
 	var fail, slowLine int
