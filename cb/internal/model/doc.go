@@ -1,7 +1,7 @@
 // Package model is the reference model of a tripswitch breaker: a
-// deliberately plain implementation of the semantics of design.md §3 and
-// of the decisions recorded in package cb's documentation, against which
-// the lock-free cb.Breaker is fuzzed (cb's FuzzBreaker).
+// deliberately plain implementation of the rules and decisions written in
+// package cb's documentation, against which the lock-free cb.Breaker is
+// fuzzed (cb's FuzzBreaker).
 //
 // Nothing here is tuned. One mutex guards the whole state; the window is
 // a list of the counted outcomes with the bucket each ended in; the backoff
