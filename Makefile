@@ -32,10 +32,12 @@ BIN := $(CURDIR)/bin
 GOLANGCI_LINT_VERSION := v2.15.0
 GOFUMPT_VERSION       := v0.12.0
 BENCHSTAT_VERSION     := v0.0.0-20260908200009-22c9c6c9d4da
+GOVULNCHECK_VERSION   := v1.9.0
 
 GOLANGCI_LINT := $(BIN)/golangci-lint
 GOFUMPT       := $(BIN)/gofumpt
 BENCHSTAT     := $(BIN)/benchstat
+GOVULNCHECK   := $(BIN)/govulncheck
 
 # Benchmarks (see the Benchmarks section below):
 #   make bench BENCH=ClosedSuccess COUNT=10 CPU=1,2,4 BENCHTIME=1s
@@ -71,19 +73,23 @@ $(GOFUMPT):
 $(BENCHSTAT):
 	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 
+$(GOVULNCHECK):
+	GOBIN=$(BIN) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
 .PHONY: tools
-tools: $(GOLANGCI_LINT) $(GOFUMPT) $(BENCHSTAT) ## Install all pinned tools into ./bin.
+tools: $(GOLANGCI_LINT) $(GOFUMPT) $(BENCHSTAT) $(GOVULNCHECK) ## Install all pinned tools into ./bin.
 
 # ---------------------------------------------------------------------------
 # Test
 
 .PHONY: test
-test: vet race portability tidy-check ## The library's modules (not benchmarks/): vet, race tests, 386/arm64 checks, tidy check.
+test: vet race portability tidy-check ## The library's modules (not benchmarks/): vet, race tests (-short), 386/arm64 checks, tidy check.
 
+# benchmarks/ has no suite that -short scales down: it is tested in full.
 .PHONY: test-benchmarks
 test-benchmarks: ## The benchmarks/ module: vet, race tests, tidy check (downloads the peer breakers).
 	@if [ -z "$(BENCH_MODULE)" ]; then echo "no benchmarks/go.mod" >&2; exit 1; fi
-	@$(MAKE) --no-print-directory vet race tidy-check CHECK_MODULES='$(BENCH_MODULE)'
+	@$(MAKE) --no-print-directory vet race tidy-check CHECK_MODULES='$(BENCH_MODULE)' RACE_SHORT=
 
 .PHONY: vet
 vet: ## go vet ./... in every CHECK_MODULES module (default: all but benchmarks/).
@@ -92,12 +98,20 @@ vet: ## go vet ./... in every CHECK_MODULES module (default: all but benchmarks/
 		(cd $$m && $(GO) vet ./...) || exit 1; \
 	done
 
+# make test passes -short, under which the stress suites skip or scale
+# down; make soak runs them in full, and CI runs both.
+RACE_SHORT := -short
+
 .PHONY: race
-race: ## go test -race -count=1 ./... in every CHECK_MODULES module.
+race: ## go test -race -short -count=1 ./... in every CHECK_MODULES module (RACE_SHORT= for the full suites).
 	@for m in $(CHECK_MODULES); do \
-		echo "==> go test -race ($$m)"; \
-		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
+		echo "==> go test $(strip -race $(RACE_SHORT)) ($$m)"; \
+		(cd $$m && $(GO) test -race $(RACE_SHORT) -count=1 ./...) || exit 1; \
 	done
+
+.PHONY: soak
+soak: ## The long concurrency soak: the library's tests with -race and without -short.
+	@$(MAKE) --no-print-directory race RACE_SHORT=
 
 .PHONY: portability
 portability: ## GOARCH=386 go vet and GOARCH=arm64 go build of every library module.
@@ -127,6 +141,22 @@ tidy: ## go mod tidy in every module.
 	@for m in $(MODULES); do \
 		echo "==> go mod tidy ($$m)"; \
 		(cd $$m && $(GO) mod tidy) || exit 1; \
+	done
+
+# ---------------------------------------------------------------------------
+# Vulnerabilities
+
+# govulncheck reads the Go vulnerability database at VULN_DB, so it needs
+# network access to vuln.go.dev (or a local copy: VULN_DB=file:///path).
+# CI does not run it: the CI machine cannot reach vuln.go.dev, and there
+# govulncheck fails (it never passes without its database).
+VULN_DB ?= https://vuln.go.dev
+
+.PHONY: vulncheck
+vulncheck: $(GOVULNCHECK) ## govulncheck in every module, benchmarks/ included (needs vuln.go.dev; not run by CI).
+	@for m in $(MODULES); do \
+		echo "==> govulncheck ($$m)"; \
+		(cd $$m && $(GOVULNCHECK) -db '$(VULN_DB)' ./...) || exit 1; \
 	done
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-package readme
+package readmecheck
 
 import (
 	"encoding/json"
@@ -18,7 +18,8 @@ var goBlock = regexp.MustCompile("(?s)```go\n(.*?)```")
 
 // Every Go block of README.md is a whole file; the test places each in a
 // package of its own inside the module (through a build overlay, so
-// nothing is written to the tree) and runs go vet on all of them.
+// nothing is written to the tree) and builds them all: go build for the
+// programs, go test -c for the test files.
 func TestREADMEGoBlocksCompile(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
@@ -33,7 +34,7 @@ func TestREADMEGoBlocksCompile(t *testing.T) {
 	for i, m := range blocks {
 		src := string(m[1])
 		require.True(t, strings.HasPrefix(src, "package "), "block %d must be a whole file, starting with its package clause:\n%s", i+1, src)
-		dir := fmt.Sprintf("examples/readme/testdata/block%d", i+1)
+		dir := fmt.Sprintf("internal/readmecheck/testdata/block%d", i+1)
 		name := "block.go"
 		if strings.Contains(strings.SplitN(src, "\n", 2)[0], "_test") {
 			name = "block_test.go"
