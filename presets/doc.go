@@ -15,12 +15,11 @@
 // where a value equals cb's default, so that a preset never changes when a
 // default does; the other fields are left zero, meaning cb's defaults.
 //
-// The presets keep the values of the implementation tripswitch replaces,
-// whose windows counted calls: they use a count window (WindowCalls), not
-// a time window. The failure rate is therefore that of the last N calls
-// however old they are, which suits steady traffic; a dependency called
-// rarely keeps an old failure in its window for a long time, and is better
-// served by a time window (set Window, and WindowCalls back to 0).
+// The presets use a count window (WindowCalls), not a time window. The
+// failure rate is therefore that of the last N calls however old they
+// are, which suits steady traffic; a dependency called rarely keeps an old
+// failure in its window for a long time, and is better served by a time
+// window (set Window, and WindowCalls back to 0).
 //
 // # Concurrency
 //

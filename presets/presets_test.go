@@ -16,7 +16,8 @@ import (
 
 var errDown = errors.New("down")
 
-// preset is one preset with the values design.md's table gives it.
+// preset is one preset with the values it promises: the Presets table of
+// README.md, which a change of preset must change too.
 type preset struct {
 	name   string
 	config func() cb.Config

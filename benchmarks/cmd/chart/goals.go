@@ -9,8 +9,8 @@ import (
 	"github.com/tripswitch/tripswitch/benchmarks"
 )
 
-// The cells the goals of issue 5 are read from: one goroutine on one CPU,
-// and parallelism 8 on 2 CPUs.
+// The cells the goals are read from: one goroutine on one CPU, and
+// parallelism 8 on 2 CPUs.
 var (
 	serial1 = series{"serial", 1}
 	par8x2  = series{"par8", 2}
@@ -35,8 +35,8 @@ type ratioGoal struct {
 	limit    float64
 }
 
-// goals computes the goal table of issue 5 from r: the default Config's
-// goals, then each hot config's, then the allocation goal.
+// goals computes the goal table from r: the default Config's goals, then
+// each hot config's, then the allocation goal.
 func goals(r *results) []goalRow {
 	var rows []goalRow
 	for _, def := range []string{"tripswitch", "tripswitch-call"} {
