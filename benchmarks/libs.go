@@ -88,10 +88,11 @@ func (l *Lib) Build(s Scenario) (*Breaker, error) {
 // Libs lists the libraries of the comparison: the floors, tripswitch's
 // configs, then the peers.
 //
-// Two of the seven peers of the issue are missing: cep21/circuit v4 and
-// mercari/go-circuitbreaker could not be fetched through the Go module
-// proxy from the machine this comparison was built on (it answered 403,
-// "not available"), so they have no adapter.
+// Five peers are compared. Two more belong in the comparison but are
+// missing: cep21/circuit v4 and mercari/go-circuitbreaker could not be
+// fetched through the Go module proxy from the machine this comparison
+// was built on (it answered 403, "not available"), so they have no
+// adapter.
 var Libs = []*Lib{
 	{
 		Name: "floor-call", Kind: Floor,
@@ -111,24 +112,24 @@ var Libs = []*Lib{
 		build: buildFloorAtomic,
 	},
 	{
-		Name: "tripswitch", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, false, false, false) },
+		Name: "tripswitch", Kind: Tripswitch, Module: tripswitchModule,
+		build: tripswitchConfig{}.build,
 	},
 	{
-		Name: "tripswitch-call", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, false, false, true) },
+		Name: "tripswitch-call", Kind: Tripswitch, Module: tripswitchModule,
+		build: tripswitchConfig{viaCall: true}.build,
 	},
 	{
-		Name: "tripswitch-hot", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, false, false) },
+		Name: "tripswitch-hot", Kind: Tripswitch, Module: tripswitchModule,
+		build: tripswitchConfig{hot: true}.build,
 	},
 	{
-		Name: "tripswitch-hot-call", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, false, true) },
+		Name: "tripswitch-hot-call", Kind: Tripswitch, Module: tripswitchModule,
+		build: tripswitchConfig{hot: true, viaCall: true}.build,
 	},
 	{
-		Name: "tripswitch-hot-count", Kind: Tripswitch, Module: "github.com/tripswitch/tripswitch",
-		build: func(s Scenario) (*Breaker, error) { return buildTripswitch(s, true, true, false) },
+		Name: "tripswitch-hot-count", Kind: Tripswitch, Module: tripswitchModule,
+		build: tripswitchConfig{hot: true, countWindow: true}.build,
 	},
 	{
 		Name: "gobreaker", Kind: Peer, Module: "github.com/sony/gobreaker/v2",
@@ -136,11 +137,11 @@ var Libs = []*Lib{
 	},
 	{
 		Name: "failsafe", Kind: Peer, Module: "github.com/failsafe-go/failsafe-go",
-		build: func(s Scenario) (*Breaker, error) { return buildFailsafe(s, false) },
+		build: buildFailsafe,
 	},
 	{
 		Name: "failsafe-permit", Kind: Peer, Module: "github.com/failsafe-go/failsafe-go",
-		build: func(s Scenario) (*Breaker, error) { return buildFailsafe(s, true) },
+		build: buildFailsafePermit,
 	},
 	{
 		Name: "hystrix", Kind: Peer, Module: "github.com/afex/hystrix-go",
@@ -219,9 +220,13 @@ func buildFloorAtomic(Scenario) (*Breaker, error) {
 // ---------------------------------------------------------------------------
 // tripswitch
 
-// tripswitch, in three configs, through Execute (which returns fn's value
-// and a CallResult) and, for two of them, through Call (the "-call" names:
-// fn's own (T, error), which Go returns in registers):
+// tripswitchModule is the module of every tripswitch config in Libs.
+const tripswitchModule = "github.com/tripswitch/tripswitch"
+
+// tripswitchConfig is one of tripswitch's entries in Libs. tripswitch runs
+// in three configs, through Execute (which returns fn's value and a
+// CallResult) and, for two of them, through Call (the "-call" names: fn's
+// own (T, error), which Go returns in registers):
 //
 //   - tripswitch: the zero cb.Config, i.e. every default: a 10 s window of
 //     10 buckets, FailureRateThreshold 0.5, OpenTimeout 60 s,
@@ -243,12 +248,22 @@ func buildFloorAtomic(Scenario) (*Breaker, error) {
 // manual clock that each cycle moves past it (a CoarseClock would make
 // each cycle wait for its next 1 ms tick; both are one atomic load per
 // reading).
-func buildTripswitch(s Scenario, hot, count, viaCall bool) (*Breaker, error) {
+type tripswitchConfig struct {
+	// hot: the hot-path settings (tripswitch-hot).
+	hot bool
+	// countWindow, with hot: the count window (tripswitch-hot-count).
+	countWindow bool
+	// viaCall: driven through Call, not Execute (the "-call" names).
+	viaCall bool
+}
+
+// build makes the breaker of config c for scenario s.
+func (c tripswitchConfig) build(s Scenario) (*Breaker, error) {
 	var cfg cb.Config
 	br := &Breaker{}
-	if hot {
+	if c.hot {
 		cfg.SlowCallDuration = cb.Off
-		if count {
+		if c.countWindow {
 			cfg.WindowCalls = MinimumCalls
 		}
 		if s == ProbeCycle {
@@ -268,7 +283,7 @@ func buildTripswitch(s Scenario, hot, count, viaCall bool) (*Breaker, error) {
 	case HalfFailing:
 		cfg.FailureRateThreshold = HalfFailingTripRate
 	case ProbeCycle:
-		if !hot {
+		if !c.hot {
 			cfg.OpenTimeout = time.Nanosecond
 		}
 	}
@@ -280,7 +295,7 @@ func buildTripswitch(s Scenario, hot, count, viaCall bool) (*Breaker, error) {
 		return nil, err
 	}
 	br.Caller = func(fn Protected) Call {
-		if viaCall {
+		if c.viaCall {
 			// A rejection is the breaker's *cb.OpenError, unwrapped: a type
 			// assertion tells it, as == tells the peers' sentinels.
 			return func() bool {
@@ -351,19 +366,39 @@ func buildGobreaker(s Scenario) (*Breaker, error) {
 // WithDelay(60 s); WithSuccessThreshold(3) (3 probes, 3 successes close,
 // any failure reopens). Nothing left unmatched. ProbeCycle: WithDelay
 // 1 ns (it takes no clock).
-func buildFailsafe(s Scenario, permit bool) (*Breaker, error) {
+func newFailsafe(s Scenario) circuitbreaker.CircuitBreaker[int] {
 	delay := OpenTime
 	if s == ProbeCycle {
 		delay = time.Nanosecond
 	}
-	b := circuitbreaker.NewBuilder[int]().
+	return circuitbreaker.NewBuilder[int]().
 		WithFailureRateThreshold(tripRate(s), MinimumCalls, Window).
 		WithDelay(delay).
 		WithSuccessThreshold(Probes).
 		Build()
-	br := &Breaker{Closed: b.IsClosed}
-	if permit {
-		br.Caller = func(fn Protected) Call {
+}
+
+// buildFailsafe drives the failsafe breaker through its executor.
+func buildFailsafe(s Scenario) (*Breaker, error) {
+	b := newFailsafe(s)
+	ex := failsafe.With[int](b)
+	return &Breaker{
+		Caller: func(fn Protected) Call {
+			return func() bool {
+				_, err := ex.Get(fn.Value)
+				return !is(err, circuitbreaker.ErrOpen)
+			}
+		},
+		Closed: b.IsClosed,
+	}, nil
+}
+
+// buildFailsafePermit drives the failsafe breaker through its permits,
+// with no executor around the call.
+func buildFailsafePermit(s Scenario) (*Breaker, error) {
+	b := newFailsafe(s)
+	return &Breaker{
+		Caller: func(fn Protected) Call {
 			return func() bool {
 				if !b.TryAcquirePermit() {
 					return false
@@ -372,17 +407,9 @@ func buildFailsafe(s Scenario, permit bool) (*Breaker, error) {
 				b.RecordError(err)
 				return true
 			}
-		}
-		return br, nil
-	}
-	ex := failsafe.With[int](b)
-	br.Caller = func(fn Protected) Call {
-		return func() bool {
-			_, err := ex.Get(fn.Value)
-			return !is(err, circuitbreaker.ErrOpen)
-		}
-	}
-	return br, nil
+		},
+		Closed: b.IsClosed,
+	}, nil
 }
 
 // hystrixSeq numbers hystrix commands: hystrix keeps its circuits in a
