@@ -13,7 +13,6 @@ package cb_test
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"sync"
 	"testing"
@@ -27,13 +26,6 @@ import (
 )
 
 const allocRuns = 1000
-
-var errAlloc = errors.New("alloc: down")
-
-func allocOK() (int, error)   { return 1, nil }
-func allocFail() (int, error) { return 0, errAlloc }
-
-func allocOKCtx(context.Context) (int, error) { return 1, nil }
 
 // allocsOf is the number of allocations of allocRuns calls of op, after a
 // warm-up run of as many.
@@ -61,10 +53,10 @@ func allocWarmUp() {
 		b := cb.MustNew[int]("warm", cb.Config{ConsecutiveFailures: cb.Off, FailureRateThreshold: cb.Off})
 		ctx := context.Background()
 		for range 1 << 14 {
-			b.Execute(allocFail)
-			b.ExecuteContext(ctx, func(context.Context) (int, error) { return allocFail() })
+			b.Execute(fnFail)
+			b.ExecuteContext(ctx, func(context.Context) (int, error) { return fnFail() })
 			if p, err := b.Allow(); err == nil {
-				p.Done(0, errAlloc)
+				p.Done(0, errBoom)
 			}
 		}
 	})
@@ -106,9 +98,9 @@ func TestAllocsExecuteSuccess(t *testing.T) {
 	for _, c := range allocConfigs(t) {
 		t.Run(c.name, func(t *testing.T) {
 			b := cb.MustNew[int]("alloc", c.cfg)
-			op := func() { b.Execute(allocOK) }
+			op := func() { b.Execute(fnOK) }
 			if c.tick != nil {
-				op = func() { c.tick(); b.Execute(allocOK) }
+				op = func() { c.tick(); b.Execute(fnOK) }
 			}
 			assert.Zero(t, allocsOf(op))
 			m := b.Metrics()
@@ -131,9 +123,9 @@ func TestAllocsExecuteFailureNotTripping(t *testing.T) {
 					c.tick()
 				}
 				if i%4 == 0 {
-					b.Execute(allocFail)
+					b.Execute(fnFail)
 				} else {
-					b.Execute(allocOK)
+					b.Execute(fnOK)
 				}
 				i++
 			}
@@ -154,9 +146,9 @@ func TestAllocsExecuteFailureOnly(t *testing.T) {
 			cfg.ConsecutiveFailures = cb.Off
 			cfg.FailureRateThreshold = cb.Off
 			b := cb.MustNew[int]("alloc", cfg)
-			op := func() { b.Execute(allocFail) }
+			op := func() { b.Execute(fnFail) }
 			if c.tick != nil {
-				op = func() { c.tick(); b.Execute(allocFail) }
+				op = func() { c.tick(); b.Execute(fnFail) }
 			}
 			assert.Zero(t, allocsOf(op))
 			m := b.Metrics()
@@ -172,12 +164,12 @@ func TestAllocsExecuteRejectedForcedOpen(t *testing.T) {
 			b := cb.MustNew[int]("alloc", c.cfg)
 			b.ForceOpen()
 			op := func() {
-				if _, r := b.Execute(allocOK); r.Outcome != cb.Rejected {
+				if _, r := b.Execute(fnOK); r.Outcome != cb.Rejected {
 					panic("not rejected")
 				}
 			}
 			if c.tick != nil {
-				op = func() { c.tick(); b.Execute(allocOK) }
+				op = func() { c.tick(); b.Execute(fnOK) }
 			}
 			assert.Zero(t, allocsOf(op))
 			assert.Zero(t, allocsOf(func() { _, _ = b.Allow() }), "Allow rejected")
@@ -196,12 +188,12 @@ func TestAllocsExecuteRejectedTimedOpen(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := cb.MustNew[int]("alloc", c.cfg)
 			for range 5 {
-				b.Execute(allocFail)
+				b.Execute(fnFail)
 			}
 			require.Equal(t, cb.Open, b.State())
-			op := func() { b.Execute(allocOK) }
+			op := func() { b.Execute(fnOK) }
 			if c.tick != nil {
-				op = func() { c.tick(); b.Execute(allocOK) }
+				op = func() { c.tick(); b.Execute(fnOK) }
 			}
 			assert.Zero(t, allocsOf(op))
 			assert.Zero(t, allocsOf(func() { _, _ = b.Allow() }), "Allow rejected")
@@ -245,9 +237,9 @@ func TestAllocsExecuteContextSuccess(t *testing.T) {
 				name string
 				ctx  context.Context
 			}{{"background", context.Background()}, {"cancelable", ctx}} {
-				op := func() { b.ExecuteContext(x.ctx, allocOKCtx) }
+				op := func() { b.ExecuteContext(x.ctx, fnOKCtx) }
 				if c.tick != nil {
-					op = func() { c.tick(); b.ExecuteContext(x.ctx, allocOKCtx) }
+					op = func() { c.tick(); b.ExecuteContext(x.ctx, fnOKCtx) }
 				}
 				assert.Zero(t, allocsOf(op), x.name)
 			}

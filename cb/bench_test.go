@@ -24,8 +24,6 @@ func benchConfigs(b *testing.B) map[string]cb.Config {
 	}
 }
 
-var errBench = errors.New("bench failure")
-
 // alternating returns a protected function that succeeds and fails in
 // turn, success first.
 func alternating() func() (int, error) {
@@ -33,13 +31,11 @@ func alternating() func() (int, error) {
 	return func() (int, error) {
 		i++
 		if i&1 == 0 {
-			return 0, errBench
+			return 0, errBoom
 		}
 		return 1, nil
 	}
 }
-
-func succeed() (int, error) { return 1, nil }
 
 func BenchmarkExecuteSuccess(b *testing.B) {
 	for name, cfg := range benchConfigs(b) {
@@ -47,7 +43,7 @@ func BenchmarkExecuteSuccess(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, r := br.Execute(succeed); r.Outcome != cb.Success {
+				if _, r := br.Execute(fnOK); r.Outcome != cb.Success {
 					b.Fatal(r.Outcome)
 				}
 			}
@@ -57,7 +53,7 @@ func BenchmarkExecuteSuccess(b *testing.B) {
 			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, r := br.Execute(succeed); r.Outcome != cb.Success {
+					if _, r := br.Execute(fnOK); r.Outcome != cb.Success {
 						b.Error(r.Outcome)
 						return
 					}
@@ -92,7 +88,7 @@ func BenchmarkExecuteRejected(b *testing.B) {
 			cfg.ConsecutiveFailures = 1
 			cfg.OpenTimeout = time.Hour
 			br := cb.MustNew[int]("bench", cfg)
-			br.Execute(func() (int, error) { return 0, errBench })
+			br.Execute(fnFail)
 			sub := name + "/timed"
 			if forced {
 				br.ForceOpen()
@@ -101,7 +97,7 @@ func BenchmarkExecuteRejected(b *testing.B) {
 			b.Run(sub, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, r := br.Execute(succeed); r.Outcome != cb.Rejected {
+					if _, r := br.Execute(fnOK); r.Outcome != cb.Rejected {
 						b.Fatal("admitted while open")
 					}
 				}
@@ -129,7 +125,7 @@ func BenchmarkAllowDone(b *testing.B) {
 // Floors: the protected function called directly, and one atomic add on a
 // counter every goroutine shares.
 func BenchmarkFloorPlainCall(b *testing.B) {
-	fn := succeed
+	fn := fnOK
 	for b.Loop() {
 		if _, err := fn(); err != nil {
 			b.Fatal(err)
@@ -153,7 +149,7 @@ func BenchmarkCallSuccess(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := br.Call(succeed); err != nil {
+				if _, err := br.Call(fnOK); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -163,7 +159,7 @@ func BenchmarkCallSuccess(b *testing.B) {
 			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := br.Call(succeed); err != nil {
+					if _, err := br.Call(fnOK); err != nil {
 						b.Error(err)
 						return
 					}
@@ -197,11 +193,11 @@ func BenchmarkCallRejected(b *testing.B) {
 		cfg.ConsecutiveFailures = 1
 		cfg.OpenTimeout = time.Hour
 		br := cb.MustNew[int]("bench", cfg)
-		_, _ = br.Call(func() (int, error) { return 0, errBench })
+		_, _ = br.Call(fnFail)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := br.Call(succeed); err == nil {
+				if _, err := br.Call(fnOK); err == nil {
 					b.Fatal("admitted while open")
 				}
 			}

@@ -96,9 +96,9 @@ func TestAllocsCall(t *testing.T) {
 					c.tick()
 				}
 				if i%4 == 0 {
-					_, _ = b.Call(allocFail)
+					_, _ = b.Call(fnFail)
 				} else {
-					_, _ = b.Call(allocOK)
+					_, _ = b.Call(fnOK)
 				}
 				i++
 			}
@@ -106,7 +106,7 @@ func TestAllocsCall(t *testing.T) {
 			require.Equal(t, cb.Closed, b.State())
 
 			b.ForceOpen()
-			assert.Zero(t, allocsOf(func() { _, _ = b.Call(allocOK) }))
+			assert.Zero(t, allocsOf(func() { _, _ = b.Call(fnOK) }))
 			assert.Equal(t, uint64(allocRuns*2), b.Metrics().TotalRejected)
 		})
 	}

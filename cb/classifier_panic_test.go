@@ -34,17 +34,17 @@ func TestPanickingClassifierCountsAFailureWhenClosed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := p.cfg
 			cfg.ConsecutiveFailures = 2
-			f := newRuleFixture(t, cfg, p.opts...)
+			f := newRuleFixture(t, throughExecute, cfg, p.opts...)
 			entries := []func(){
-				func() { f.b.Execute(func() (int, error) { return 1, errRuleBoom }) },
-				func() { _, _ = f.b.Call(func() (int, error) { return 1, errRuleBoom }) },
+				func() { f.b.Execute(func() (int, error) { return 1, errBoom }) },
+				func() { _, _ = f.b.Call(func() (int, error) { return 1, errBoom }) },
 				func() {
-					f.b.ExecuteContext(context.Background(), func(context.Context) (int, error) { return 1, errRuleBoom })
+					f.b.ExecuteContext(context.Background(), func(context.Context) (int, error) { return 1, errBoom })
 				},
 				func() {
 					pm, err := f.b.Allow()
 					require.NoError(t, err)
-					pm.Done(1, errRuleBoom)
+					pm.Done(1, errBoom)
 				},
 			}
 			for i, call := range entries {
@@ -70,14 +70,14 @@ func TestPanickingClassifierFailsTheProbe(t *testing.T) {
 			cfg := p.cfg
 			cfg.ConsecutiveFailures, cfg.OpenTimeout, cfg.SuccessThreshold = 1, time.Second, 2
 			for _, done := range []bool{false, true} {
-				f := newRuleFixture(t, cfg, p.opts...)
+				f := newRuleFixture(t, throughExecute, cfg, p.opts...)
 				f.b.ForceHalfOpen()
 				if done {
 					pm := f.allow()
-					require.PanicsWithValue(t, classifierPanic{}, func() { pm.Done(1, errRuleBoom) })
+					require.PanicsWithValue(t, classifierPanic{}, func() { pm.Done(1, errBoom) })
 				} else {
 					require.PanicsWithValue(t, classifierPanic{}, func() {
-						f.b.Execute(func() (int, error) { return 1, errRuleBoom })
+						f.b.Execute(func() (int, error) { return 1, errBoom })
 					})
 				}
 				m := f.m()
@@ -94,7 +94,7 @@ func TestPanickingClassifierFailsTheProbe(t *testing.T) {
 // natural predicates work: a nil error is a success without asking.
 func TestIsFailureAndIsIgnoredNeverSeeNil(t *testing.T) {
 	errNotFound := errors.New("not found")
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1,
 		IsFailure:           func(err error) bool { return !errors.Is(err, errNotFound) },
 		IsIgnored: func(err error) bool {

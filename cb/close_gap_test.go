@@ -37,7 +37,7 @@ func TestStressOneFailureAfterACloseNeverTrips(t *testing.T) {
 		"Reset":       func(b *cb.Breaker[int], _ *cbtest.Clock) { b.Reset() },
 		"probe": func(b *cb.Breaker[int], clk *cbtest.Clock) {
 			clk.Advance(time.Second)
-			_, r := b.Execute(concOK)
+			_, r := b.Execute(fnOK)
 			require.Equal(t, cb.Success, r.Outcome)
 			require.Equal(t, cb.HalfOpen, r.State)
 		},
@@ -58,13 +58,13 @@ func TestStressOneFailureAfterACloseNeverTrips(t *testing.T) {
 				}
 				for range n {
 					for b.State() == cb.Closed {
-						b.Execute(concFail)
+						b.Execute(fnFail)
 					}
 					var wg sync.WaitGroup
 					wg.Go(func() {
 						for b.State() != cb.Closed { //nolint:revive // a busy wait: the gap lasts nanoseconds
 						}
-						b.Execute(concFail)
+						b.Execute(fnFail)
 					})
 					close(b, clk)
 					wg.Wait()
@@ -88,7 +88,7 @@ func TestStressOneFailureAfterACloseNeverTrips(t *testing.T) {
 func TestCallInTheClosingGapIsJudgedOnTheNewGeneration(t *testing.T) {
 	for _, how := range []string{"ForceClosed", "Reset", "probe"} {
 		t.Run(how, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{
+			f := newRuleFixture(t, throughExecute, cb.Config{
 				ConsecutiveFailures: 3, FailureRateThreshold: 0.5, MinimumCalls: 2,
 				OpenTimeout: time.Second, SuccessThreshold: 1, SlowCallDuration: cb.Off,
 			})
@@ -96,7 +96,7 @@ func TestCallInTheClosingGapIsJudgedOnTheNewGeneration(t *testing.T) {
 			f.fail()
 			f.fail()
 			require.Equal(t, cb.Open, f.b.State())
-			var gap []cb.CallResult[int]
+			var gap []result
 			cb.SetClosingHook(f.b, func() {
 				if len(gap) == 0 {
 					gap = append(gap, f.fail())
@@ -143,18 +143,6 @@ func TestCallInTheClosingGapIsJudgedOnTheNewGeneration(t *testing.T) {
 	}
 }
 
-// mirror is the state a listener that keeps the event of the highest
-// Generation believes in.
-func mirror(events []cb.Transition) cb.State {
-	var last cb.Transition
-	for _, e := range events {
-		if e.Generation > last.Generation {
-			last = e
-		}
-	}
-	return last.To
-}
-
 // Listeners hear the events of concurrent transitions in any order, but a
 // listener that keeps the highest Generation always ends on the state the
 // breaker is in, however the goroutines raced.
@@ -183,9 +171,9 @@ func TestStressListenerMirroringByGenerationEndsOnTheState(t *testing.T) {
 				for i := range 20 {
 					switch (g + i) % 4 {
 					case 0:
-						b.Execute(concFail)
+						b.Execute(fnFail)
 					case 1:
-						b.Execute(concOK)
+						b.Execute(fnOK)
 					case 2:
 						clk.Advance(time.Millisecond / 2)
 						b.State()

@@ -7,7 +7,6 @@ package cb_test
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,54 +19,6 @@ import (
 	"github.com/tripswitch/tripswitch/cb"
 	"github.com/tripswitch/tripswitch/cb/cbtest"
 )
-
-var errConc = errors.New("conc: down")
-
-func concOK() (int, error)   { return 1, nil }
-func concFail() (int, error) { return 0, errConc }
-
-// concNeverTrips is cfg on the fake clock clk with every trip rule off, so
-// the window and the totals can be watched alone.
-func concNeverTrips(cfg cb.Config, clk *cbtest.Clock) cb.Config {
-	cfg.ConsecutiveFailures = cb.Off
-	cfg.FailureRateThreshold = cb.Off
-	cfg.SlowCallDuration = cb.Off
-	cfg.Clock = clk
-	return cfg
-}
-
-// concEvents records every Transition an OnStateChange receives, and
-// counts them by (From, To) with atomics.
-type concEvents struct {
-	byPair [3][3]atomic.Int64
-	mu     sync.Mutex // guards list (the listener's own state, not the breaker's)
-	list   []cb.Transition
-}
-
-func (e *concEvents) on(tr cb.Transition) {
-	e.byPair[tr.From][tr.To].Add(1)
-	e.mu.Lock()
-	e.list = append(e.list, tr)
-	e.mu.Unlock()
-}
-
-func (e *concEvents) count(from, to cb.State) int64 { return e.byPair[from][to].Load() }
-
-func (e *concEvents) all() []cb.Transition {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]cb.Transition(nil), e.list...)
-}
-
-func (e *concEvents) total() int64 {
-	var n int64
-	for i := range e.byPair {
-		for j := range e.byPair[i] {
-			n += e.byPair[i][j].Load()
-		}
-	}
-	return n
-}
 
 // concRun starts n goroutines, released together, each running f with its
 // index, and waits for them all.
@@ -103,16 +54,17 @@ func TestConcurrentNoLostUpdates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			perG := tc.perG
-			clk := cbtest.NewClock()
-			b := cb.MustNew[int]("conc", concNeverTrips(tc.cfg, clk))
+			cfg := neverTrips(tc.cfg)
+			cfg.Clock = cbtest.NewClock()
+			b := cb.MustNew[int]("conc", cfg)
 			ctx := context.Background()
 			var calls, failures atomic.Uint64
 			concRun(goroutines, func(g int) {
 				for i := range perG {
 					fail := (g+i)%3 == 0
-					fn := concOK
+					fn := fnOK
 					if fail {
-						fn = concFail
+						fn = fnFail
 					}
 					var r cb.CallResult[int]
 					switch i % 3 {
@@ -169,7 +121,7 @@ func TestConcurrentNoLostUpdatesAcrossRotations(t *testing.T) {
 		perG       = 3000
 	)
 	clk := cbtest.NewClock()
-	b := cb.MustNew[int]("conc", concNeverTrips(cb.Config{Window: 100 * time.Millisecond, Buckets: 10}, clk))
+	b := cb.MustNew[int]("conc", neverTrips(cb.Config{Window: 100 * time.Millisecond, Buckets: 10, Clock: clk}))
 	var calls, failures atomic.Uint64
 	var stop atomic.Bool
 	var driver sync.WaitGroup
@@ -185,9 +137,9 @@ func TestConcurrentNoLostUpdatesAcrossRotations(t *testing.T) {
 	})
 	concRun(goroutines, func(g int) {
 		for i := range perG {
-			fn := concOK
+			fn := fnOK
 			if (g+i)%4 == 0 {
-				fn = concFail
+				fn = fnFail
 				failures.Add(1)
 			}
 			if _, r := b.Execute(fn); !assert.False(t, r.Stale) || !assert.NotEqual(t, cb.Rejected, r.Outcome) {
@@ -216,7 +168,7 @@ func TestConcurrentExactlyNProbesAdmitted(t *testing.T) {
 		openTimeout = time.Second
 	)
 	clk := cbtest.NewClock()
-	var ev concEvents
+	var ev eventLog
 	b := cb.MustNew[int]("conc", cb.Config{
 		ConsecutiveFailures: 3, OpenTimeout: openTimeout,
 		SuccessThreshold: successes, HalfOpenMaxCalls: maxCalls,
@@ -224,7 +176,7 @@ func TestConcurrentExactlyNProbesAdmitted(t *testing.T) {
 	})
 	for round := 1; round <= 3; round++ {
 		for range 3 {
-			b.Execute(concFail)
+			b.Execute(fnFail)
 		}
 		require.Equal(t, cb.Open, b.State(), "round %d", round)
 		before := b.Metrics()
@@ -287,7 +239,7 @@ func TestConcurrentOneEventPerTransition(t *testing.T) {
 		maxCalls    = 8
 	)
 	clk := cbtest.NewClock()
-	var ev concEvents
+	var ev eventLog
 	b := cb.MustNew[int]("conc", cb.Config{
 		ConsecutiveFailures: 5, OpenTimeout: openTimeout,
 		SuccessThreshold: 3, HalfOpenMaxCalls: maxCalls,
@@ -299,7 +251,7 @@ func TestConcurrentOneEventPerTransition(t *testing.T) {
 	var ran, rejected, staleR, countedR atomic.Uint64
 	concRun(goroutines, func(int) {
 		for range 200 {
-			_, r := b.Execute(func() (int, error) { ran.Add(1); return concFail() })
+			_, r := b.Execute(func() (int, error) { ran.Add(1); return fnFail() })
 			switch {
 			case r.Outcome == cb.Rejected:
 				rejected.Add(1)
@@ -350,7 +302,7 @@ func TestConcurrentOneEventPerTransition(t *testing.T) {
 	ps := takePermits()
 	require.Len(t, ps, maxCalls)
 	stale0 := b.Metrics().TotalStale
-	concRun(len(ps), func(g int) { ps[g].Done(0, errConc) })
+	concRun(len(ps), func(g int) { ps[g].Done(0, errBoom) })
 	require.Equal(t, cb.Open, b.State())
 	assert.Equal(t, int64(1), ev.count(cb.HalfOpen, cb.Open), "exactly one half-open->open event")
 	assert.Equal(t, int64(3), ev.total())
@@ -409,13 +361,13 @@ func TestConcurrentBurstAfterIdleGap(t *testing.T) {
 		rounds     = 30
 	)
 	clk := cbtest.NewClock()
-	b := cb.MustNew[int]("conc", concNeverTrips(cb.Config{Window: 10 * time.Second, Buckets: 10}, clk))
+	b := cb.MustNew[int]("conc", neverTrips(cb.Config{Window: 10 * time.Second, Buckets: 10, Clock: clk}))
 	for i := range 100 {
 		clk.Set(time.Duration(i) * 100 * time.Millisecond)
 		if i%2 == 0 {
-			b.Execute(concFail)
+			b.Execute(fnFail)
 		} else {
-			b.Execute(concOK)
+			b.Execute(fnOK)
 		}
 	}
 	require.Equal(t, uint64(100), b.Metrics().Calls)
@@ -442,9 +394,9 @@ func TestConcurrentBurstAfterIdleGap(t *testing.T) {
 					}
 				}
 				for i := range perG {
-					fn := concOK
+					fn := fnOK
 					if (g+i)%3 == 0 {
-						fn = concFail
+						fn = fnFail
 						failures.Add(1)
 					}
 					b.Execute(fn)
@@ -475,7 +427,7 @@ func TestConcurrentForcedOpenHolds(t *testing.T) {
 		perG       = 300
 	)
 	clk := cbtest.NewClock()
-	var ev concEvents
+	var ev eventLog
 	b := cb.MustNew[int]("conc", cb.Config{OpenTimeout: time.Second, HalfOpenTimeout: time.Second, Clock: clk, OnStateChange: ev.on})
 	b.ForceOpen()
 	gen := b.Metrics().Generation
@@ -552,15 +504,15 @@ func TestConcurrentStaleOutcomesNeverCounted(t *testing.T) {
 	for _, a := range actions {
 		t.Run(a.name, func(t *testing.T) {
 			clk := cbtest.NewClock()
-			b := cb.MustNew[int]("conc", concNeverTrips(cb.Config{}, clk))
+			b := cb.MustNew[int]("conc", neverTrips(cb.Config{Clock: clk}))
 			for i := range 10 {
 				if i%3 == 0 {
-					b.Execute(concFail)
+					b.Execute(fnFail)
 				} else {
-					b.Execute(concOK)
+					b.Execute(fnOK)
 				}
 			}
-			b.Execute(concFail) // a streak of one
+			b.Execute(fnFail) // a streak of one
 
 			// Half the goroutines hold a permit, half are inside Execute.
 			release := make(chan struct{})
@@ -579,7 +531,7 @@ func TestConcurrentStaleOutcomesNeverCounted(t *testing.T) {
 						}
 						<-release
 						if fail {
-							p.Done(0, errConc)
+							p.Done(0, errBoom)
 						} else {
 							p.Done(1, nil)
 						}
@@ -589,9 +541,9 @@ func TestConcurrentStaleOutcomesNeverCounted(t *testing.T) {
 						admitted.Done()
 						<-release
 						if fail {
-							return concFail()
+							return fnFail()
 						}
-						return concOK()
+						return fnOK()
 					})
 				})
 			}
@@ -636,7 +588,7 @@ func TestConcurrentStaleOutcomesNeverCounted(t *testing.T) {
 		m0 := b.Metrics()
 		concRun(len(ps), func(g int) {
 			if g%2 == 0 {
-				ps[g].Done(0, errConc)
+				ps[g].Done(0, errBoom)
 			} else {
 				ps[g].Done(1, nil)
 			}
@@ -679,7 +631,7 @@ func TestConcurrentAccountingWithRacingForces(t *testing.T) {
 			var err error
 			switch (g + i) % 4 {
 			case 0:
-				err = errConc
+				err = errBoom
 			case 1:
 				err = context.Canceled
 			}

@@ -1,7 +1,6 @@
 package cb_test
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -46,7 +45,7 @@ func TestZeroConfigIsValid(t *testing.T) {
 // open, 3 probes of which 3 successes close, a half-open episode restarts
 // after 60s, a window of 10s in 10 buckets.
 func TestZeroConfigDefaults(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{})
+	f := newRuleFixture(t, throughExecute, cb.Config{})
 	for i := range 4 {
 		f.fail()
 		require.Equal(t, cb.Closed, f.b.State(), "after %d failures", i+1)
@@ -82,7 +81,7 @@ func TestZeroConfigDefaults(t *testing.T) {
 
 // Default MinimumCalls 10 and FailureRateThreshold 0.5.
 func TestDefaultFailureRate(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: cb.Off})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: cb.Off})
 	for range 5 {
 		f.ok()
 	}
@@ -97,7 +96,7 @@ func TestDefaultFailureRate(t *testing.T) {
 
 // Default SlowCallDuration 5s, SlowCallRateThreshold 0.5, MinimumCalls 10.
 func TestDefaultSlowCallRate(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{})
+	f := newRuleFixture(t, throughExecute, cb.Config{})
 	for range 5 {
 		f.ok()
 	}
@@ -118,7 +117,7 @@ func TestDefaultSlowCallRate(t *testing.T) {
 
 // Default window: 10s in buckets of 1s.
 func TestDefaultWindow(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{})
+	f := newRuleFixture(t, throughExecute, cb.Config{})
 	f.at(500 * ms)
 	f.ok()
 	f.at(10*time.Second - 1)
@@ -294,7 +293,7 @@ func TestConfigErrorMessage(t *testing.T) {
 	var ce *cb.ConfigError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, cb.ConfigError{Field: "FailureRateThreshold", Value: 1.5, Reason: "must be in (0,1] or Off"}, *ce)
-	assert.False(t, errors.Is(err, cb.ErrOpen))
+	assert.NotErrorIs(t, err, cb.ErrOpen)
 }
 
 func TestMustNewPanicsOnInvalidConfig(t *testing.T) {

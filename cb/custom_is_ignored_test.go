@@ -17,7 +17,7 @@ import (
 // the default one, so context.Canceled then counts as a failure.
 func TestCustomIsIgnoredKeepsDefaultIsFailure(t *testing.T) {
 	errBusy := errors.New("busy: try later")
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 3,
 		IsIgnored:           func(err error) bool { return errors.Is(err, errBusy) },
 	})

@@ -1,7 +1,6 @@
 package cb_test
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -11,14 +10,11 @@ import (
 	"github.com/tripswitch/tripswitch/cb"
 )
 
-// endOfTime is the largest reading and the largest Duration.
-const endOfTime = time.Duration(math.MaxInt64)
-
 // An OpenTimeout of the largest Duration (how "stay open until someone
 // acts" is written) holds the breaker open: the deadline saturates at the
 // end of time instead of wrapping into the past.
 func TestOpenTimeoutAtTheMaximumHoldsOpen(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: endOfTime})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: endOfTime})
 	f.at(time.Hour)
 	f.fail()
 	for _, at := range []time.Duration{time.Hour + time.Millisecond, 1000 * time.Hour, endOfTime - 1} {
@@ -37,7 +33,7 @@ func TestOpenTimeoutAtTheMaximumHoldsOpen(t *testing.T) {
 // A backoff capped at the largest Duration doubles up to it without
 // overflowing.
 func TestMaxOpenTimeoutAtTheMaximum(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: time.Hour, MaxOpenTimeout: endOfTime, SuccessThreshold: 1})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: time.Hour, MaxOpenTimeout: endOfTime, SuccessThreshold: 1})
 	f.fail()
 	at := time.Hour
 	for range 80 { // more doublings than a Duration has bits
@@ -60,7 +56,7 @@ func TestMaxOpenTimeoutAtTheMaximum(t *testing.T) {
 // it takes: the episode neither restarts nor fails, and the probe closes
 // the breaker.
 func TestHalfOpenTimeoutAtTheMaximum(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenTimeout: endOfTime,
 		SuccessThreshold: 1, SlowCallDuration: cb.Off,
 	})
@@ -89,7 +85,7 @@ func TestClockReadingsAtTheEndsOfTime(t *testing.T) {
 	}
 	for name, cfg := range cfgs {
 		t.Run(name, func(t *testing.T) {
-			f := newRuleFixture(t, cfg)
+			f := newRuleFixture(t, throughExecute, cfg)
 			f.at(endOfTime - 150*time.Millisecond) // inside the last whole bucket
 			done := make(chan struct{})
 			go func() {
@@ -131,9 +127,3 @@ func TestDurationSaturates(t *testing.T) {
 	assert.Equal(t, time.Duration(0), r.Duration)
 	assert.Equal(t, uint64(2), b.Metrics().TotalCalls)
 }
-
-// settableClock reads what the test last stored, for readings a cbtest
-// Clock cannot make (it starts at 0).
-type settableClock struct{ now time.Duration }
-
-func (c *settableClock) Now() time.Duration { return c.now }

@@ -17,7 +17,7 @@ import (
 // so no number of them can open the breaker or take a probe permit.
 func TestNilFuncOrContextPanicsBeforeAdmission(t *testing.T) {
 	for _, state := range []cb.State{cb.Closed, cb.HalfOpen} {
-		f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, SuccessThreshold: 1})
+		f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, SuccessThreshold: 1})
 		if state == cb.HalfOpen {
 			f.b.ForceHalfOpen()
 		}
@@ -67,7 +67,7 @@ func TestNewRefusesATypedNilClock(t *testing.T) {
 // ForceOpen on a breaker already open (by a trip) holds it, and says so.
 // A ForceOpen that changes nothing (already held open) tells nothing.
 func TestForceOpenOnAnOpenBreakerIsAnEvent(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1})
 	f.fail()
 	require.Len(t, f.events, 1)
 	f.b.ForceOpen()
@@ -83,10 +83,10 @@ func TestForceOpenOnAnOpenBreakerIsAnEvent(t *testing.T) {
 // the Transport) when to retry, read from the breaker when asked, without
 // allocating: the same figure Execute's CallResult gives.
 func TestOpenErrorRetryAfter(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second})
 	f.fail()
 	f.at(3 * time.Second)
-	_, err := f.b.Call(concOK)
+	_, err := f.b.Call(fnOK)
 	var oe *cb.OpenError
 	require.ErrorAs(t, err, &oe)
 	assert.Equal(t, 7*time.Second, oe.RetryAfter())
@@ -97,16 +97,16 @@ func TestOpenErrorRetryAfter(t *testing.T) {
 	assert.Equal(t, time.Duration(0), oe.RetryAfter(), "a probe may be admitted now")
 
 	f.b.ForceOpen()
-	_, err = f.b.Call(concOK)
+	_, err = f.b.Call(fnOK)
 	require.ErrorAs(t, err, &oe)
 	assert.Equal(t, time.Duration(0), oe.RetryAfter(), "held open: no time is known")
 
 	f.b.Reset()
 	f.fail()
-	_, err = f.b.Call(concOK)
+	_, err = f.b.Call(fnOK)
 	require.ErrorAs(t, err, &oe)
 	allocs := testing.AllocsPerRun(100, func() {
-		_, err := f.b.Call(concOK)
+		_, err := f.b.Call(fnOK)
 		if oe, ok := err.(*cb.OpenError); ok { //nolint:errorlint // the breaker's own error, unwrapped
 			_ = oe.RetryAfter()
 		}
@@ -121,7 +121,7 @@ func TestOpenErrorRetryAfter(t *testing.T) {
 // each counts. Keeping one copy (or passing a *Permit) is the caller's
 // part; here is what happens otherwise, as the Permit doc says.
 func TestPermitCopiesCountEachDone(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: cb.Off, FailureRateThreshold: cb.Off})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: cb.Off, FailureRateThreshold: cb.Off})
 	p, err := f.b.Allow()
 	require.NoError(t, err)
 	q := p
@@ -136,7 +136,7 @@ func TestPermitCopiesCountEachDone(t *testing.T) {
 // why. A slow dependency has not recovered; closing on it would trip again
 // on the slow-call rate at once.
 func TestSlowProbeFailsTheEpisode(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, MaxOpenTimeout: time.Minute,
 		SlowCallDuration: time.Second, SuccessThreshold: 2,
 	})
@@ -153,7 +153,7 @@ func TestSlowProbeFailsTheEpisode(t *testing.T) {
 	assert.Equal(t, uint64(0), m.ConsecutiveSuccesses)
 
 	// Without slow-call tracking, the same probe closes.
-	f = newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SlowCallDuration: cb.Off, SuccessThreshold: 1})
+	f = newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SlowCallDuration: cb.Off, SuccessThreshold: 1})
 	f.fail()
 	f.at(10 * time.Second)
 	f.call(5*time.Second, nil)
@@ -163,7 +163,7 @@ func TestSlowProbeFailsTheEpisode(t *testing.T) {
 // SlowCallRateThreshold Off keeps slow calls tracked (CallResult.Slow,
 // Metrics) without their rate ever tripping the breaker.
 func TestSlowCallRateOffTracksWithoutTripping(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{SlowCallDuration: time.Millisecond, SlowCallRateThreshold: cb.Off, MinimumCalls: 1, WindowCalls: 100})
+	f := newRuleFixture(t, throughExecute, cb.Config{SlowCallDuration: time.Millisecond, SlowCallRateThreshold: cb.Off, MinimumCalls: 1, WindowCalls: 100})
 	for range 20 {
 		assert.True(t, f.call(time.Second, nil).Slow)
 	}
@@ -176,7 +176,7 @@ func TestSlowCallRateOffTracksWithoutTripping(t *testing.T) {
 // A count window alone, smaller than the default MinimumCalls, is valid:
 // MinimumCalls left zero becomes the window's size.
 func TestSmallCountWindowLowersTheDefaultMinimum(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{WindowCalls: 5, ConsecutiveFailures: cb.Off})
+	f := newRuleFixture(t, throughExecute, cb.Config{WindowCalls: 5, ConsecutiveFailures: cb.Off})
 	for range 4 {
 		f.fail()
 	}

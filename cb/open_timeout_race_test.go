@@ -86,7 +86,7 @@ func TestStressNoCallerSeesOpenAfterTheOpenTime(t *testing.T) {
 		rounds++
 		round.Store(nil)
 		b.Reset()
-		_, r := b.Execute(concFail)
+		_, r := b.Execute(fnFail)
 		require.Equal(t, cb.Failure, r.Outcome)
 		deadline := clk.Now() + openTimeout
 		clk.Set(deadline)

@@ -16,12 +16,12 @@ import (
 // --- Permit ---------------------------------------------------------------
 
 func TestPermitDoneCountsOnce(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 2})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 2})
 	p := f.allow()
 	f.clk.Advance(time.Second)
-	p.Done(1, errRuleBoom)
-	p.Done(1, errRuleBoom) // nothing
-	p.Done(1, nil)         // nothing
+	p.Done(1, errBoom)
+	p.Done(1, errBoom) // nothing
+	p.Done(1, nil)     // nothing
 	m := f.m()
 	assert.Equal(t, cb.Closed, m.State, "one failure of two")
 	assert.Equal(t, uint64(1), m.TotalCalls)
@@ -31,11 +31,11 @@ func TestPermitDoneCountsOnce(t *testing.T) {
 }
 
 func TestZeroPermitDoneDoesNothing(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{})
+	f := newRuleFixture(t, throughExecute, cb.Config{})
 	var p cb.Permit[int]
 	require.NotPanics(t, func() {
 		p.Done(1, nil)
-		p.Done(0, errRuleBoom)
+		p.Done(0, errBoom)
 	})
 	assert.Equal(t, cb.Metrics{Name: "rules", State: cb.Closed}, f.m())
 }
@@ -43,7 +43,7 @@ func TestZeroPermitDoneDoesNothing(t *testing.T) {
 // A half-open probe permit counts once too: a second Done does not take
 // another success.
 func TestPermitDoneTwiceInHalfOpen(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{SuccessThreshold: 2})
+	f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: 2})
 	f.b.ForceHalfOpen()
 	p := f.allow()
 	p.Done(1, nil)
@@ -55,7 +55,7 @@ func TestPermitDoneTwiceInHalfOpen(t *testing.T) {
 }
 
 func TestAllowWhenOpen(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1})
 	f.fail()
 	p, err := f.b.Allow()
 	require.ErrorIs(t, err, cb.ErrOpen)
@@ -71,9 +71,9 @@ func TestAllowWhenOpen(t *testing.T) {
 
 // Done classifies as Execute does, and measures from Allow.
 func TestPermitClassifiesAsExecute(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{SlowCallDuration: time.Second, ConsecutiveFailures: cb.Off, MinimumCalls: 100})
+	f := newRuleFixture(t, throughExecute, cb.Config{SlowCallDuration: time.Second, ConsecutiveFailures: cb.Off, MinimumCalls: 100})
 	f.allow().Done(1, nil)
-	f.allow().Done(1, errRuleBoom)
+	f.allow().Done(1, errBoom)
 	f.allow().Done(1, context.Canceled)
 	f.allow().Done(1, context.DeadlineExceeded)
 	p := f.allow()
@@ -92,7 +92,7 @@ func TestPanicCountsAsFailureAndRepanics(t *testing.T) {
 	values := []any{"text", 42, panicValue{"v"}, err}
 	for _, v := range values {
 		t.Run(fmt.Sprintf("%T", v), func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 2, SlowCallDuration: time.Second})
+			f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 2, SlowCallDuration: time.Second})
 			require.PanicsWithValue(t, v, func() {
 				f.b.Execute(func() (int, error) { panic(v) })
 			})
@@ -144,7 +144,7 @@ func TestExecuteContextRefusesDoneContext(t *testing.T) {
 	for cname, c := range contexts {
 		for sname, setup := range states {
 			t.Run(cname+" when "+sname, func(t *testing.T) {
-				f := newRuleFixture(t, cb.Config{SuccessThreshold: 1})
+				f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: 1})
 				setup(f)
 				before := f.m()
 				v, r := f.b.ExecuteContext(c.ctx, func(context.Context) (int, error) {
@@ -185,14 +185,14 @@ func TestExecuteContextOutcomes(t *testing.T) {
 		{"nil", nil, cb.Success},
 		{"context.Canceled", context.Canceled, cb.Ignored},
 		{"wrapped context.Canceled", fmt.Errorf("query: %w", context.Canceled), cb.Ignored},
-		{"joined context.Canceled", errors.Join(errRuleBoom, context.Canceled), cb.Ignored},
+		{"joined context.Canceled", errors.Join(errBoom, context.Canceled), cb.Ignored},
 		{"context.DeadlineExceeded", context.DeadlineExceeded, cb.Failure},
 		{"wrapped context.DeadlineExceeded", fmt.Errorf("query: %w", context.DeadlineExceeded), cb.Failure},
-		{"other error", errRuleBoom, cb.Failure},
+		{"other error", errBoom, cb.Failure},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{})
+			f := newRuleFixture(t, throughExecute, cb.Config{})
 			ctx := context.WithValue(context.Background(), key{}, "v")
 			v, r := f.b.ExecuteContext(ctx, func(got context.Context) (int, error) {
 				assert.Equal(t, "v", got.Value(key{}))
@@ -246,7 +246,7 @@ func TestWithClassifierAloneDecides(t *testing.T) {
 			return cb.Rejected
 		case v == -4:
 			return cb.Outcome(200)
-		case errors.Is(err, errRuleBoom):
+		case errors.Is(err, errBoom):
 			return cb.Success // an error can succeed
 		}
 		return cb.Success
@@ -262,12 +262,12 @@ func TestWithClassifierAloneDecides(t *testing.T) {
 		{-2, context.DeadlineExceeded, cb.Ignored},
 		{-3, nil, cb.Failure},
 		{-4, nil, cb.Failure},
-		{1, errRuleBoom, cb.Success},
+		{1, errBoom, cb.Success},
 		{1, context.Canceled, cb.Success},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.v, tc.err), func(t *testing.T) {
-			f := newRuleFixture(t, cfg, cb.WithClassifier(classify))
+			f := newRuleFixture(t, throughExecute, cfg, cb.WithClassifier(classify))
 			_, r := f.b.Execute(func() (int, error) { return tc.v, tc.err })
 			assert.Equal(t, tc.outcome, r.Outcome, "Execute")
 			_, r = f.b.ExecuteContext(context.Background(), func(context.Context) (int, error) { return tc.v, tc.err })
@@ -292,7 +292,7 @@ func TestWithClassifierAloneDecides(t *testing.T) {
 
 // A classifier's failures trip like any other.
 func TestWithClassifierFailuresTrip(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 2}, cb.WithClassifier(func(v int, _ error) cb.Outcome {
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 2}, cb.WithClassifier(func(v int, _ error) cb.Outcome {
 		if v < 0 {
 			return cb.Failure
 		}
@@ -322,15 +322,15 @@ func TestIsIgnoredThenIsFailure(t *testing.T) {
 		asked   []string
 	}{
 		{errSkip, cb.Ignored, []string{"ignored"}},
-		{fmt.Errorf("%w and %w", errSkip, errRuleBoom), cb.Ignored, []string{"ignored"}},
-		{errRuleBoom, cb.Failure, []string{"ignored", "failure"}},
+		{fmt.Errorf("%w and %w", errSkip, errBoom), cb.Ignored, []string{"ignored"}},
+		{errBoom, cb.Failure, []string{"ignored", "failure"}},
 		{errSoft, cb.Success, []string{"ignored", "failure"}},
 		{context.Canceled, cb.Failure, []string{"ignored", "failure"}}, // a custom IsIgnored replaces the default
 		{nil, cb.Success, nil}, // a nil error is a success without asking
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
-			f := newRuleFixture(t, cfg)
+			f := newRuleFixture(t, throughExecute, cfg)
 			order = nil
 			r := f.call(0, tc.err)
 			assert.Equal(t, tc.outcome, r.Outcome)
@@ -344,7 +344,7 @@ func TestIsIgnoredThenIsFailure(t *testing.T) {
 // IsIgnored still applies.
 func TestCustomIsFailure(t *testing.T) {
 	errNotFound := errors.New("not found")
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1,
 		IsFailure:           func(err error) bool { return err != nil && !errors.Is(err, errNotFound) },
 	})
@@ -375,12 +375,12 @@ func TestDefaultClassification(t *testing.T) {
 		{context.Canceled, cb.Ignored},
 		{fmt.Errorf("x: %w", context.Canceled), cb.Ignored},
 		{context.DeadlineExceeded, cb.Failure},
-		{errRuleBoom, cb.Failure},
+		{errBoom, cb.Failure},
 		{errors.New(context.Canceled.Error()), cb.Failure}, // the same text is not the same error
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{})
+			f := newRuleFixture(t, throughExecute, cb.Config{})
 			assert.Equal(t, tc.outcome, f.call(0, tc.err).Outcome)
 			f.b.ForceHalfOpen()
 			assert.Equal(t, tc.outcome, f.call(0, tc.err).Outcome, "as a probe")

@@ -16,7 +16,7 @@ import (
 // Every transition and every Force*/Reset bumps the generation by one;
 // OnStateChange fires once per change of state, with From != To.
 func TestGenerationAndEvents(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 2, MinimumCalls: 4, FailureRateThreshold: 0.5,
 		SlowCallDuration: time.Second, SlowCallRateThreshold: 0.5,
 		OpenTimeout: 10 * time.Second, SuccessThreshold: 1,
@@ -77,7 +77,7 @@ func TestGenerationAndEvents(t *testing.T) {
 // A panicking listener is recovered and the breaker goes on working.
 func TestPanickingListenerIsRecovered(t *testing.T) {
 	calls := 0
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, SuccessThreshold: 1,
 		OnStateChange: func(cb.Transition) { calls++; panic("listener") },
 	})
@@ -104,7 +104,7 @@ func TestListenerMayUseTheBreaker(t *testing.T) {
 	var b *cb.Breaker[int]
 	var seen []cb.State
 	var gens []uint64
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, SuccessThreshold: 1,
 		OnStateChange: func(cb.Transition) {
 			seen = append(seen, b.State())
@@ -135,11 +135,11 @@ func TestStaleOutcomes(t *testing.T) {
 			return r
 		}, cb.Success},
 		{"failure", nil, func(f *ruleFixture, change func()) cb.CallResult[int] {
-			_, r := f.b.Execute(func() (int, error) { change(); return 1, errRuleBoom })
+			_, r := f.b.Execute(func() (int, error) { change(); return 1, errBoom })
 			return r
 		}, cb.Failure},
 		{"slow failure", nil, func(f *ruleFixture, change func()) cb.CallResult[int] {
-			_, r := f.b.Execute(func() (int, error) { f.clk.Advance(time.Hour); change(); return 1, errRuleBoom })
+			_, r := f.b.Execute(func() (int, error) { f.clk.Advance(time.Hour); change(); return 1, errBoom })
 			require.True(f.t, r.Slow)
 			return r
 		}, cb.Failure},
@@ -156,7 +156,7 @@ func TestStaleOutcomes(t *testing.T) {
 		{"Allow then Done", nil, func(f *ruleFixture, change func()) cb.CallResult[int] {
 			p := f.allow()
 			change()
-			p.Done(1, errRuleBoom)
+			p.Done(1, errBoom)
 			return cb.CallResult[int]{Outcome: cb.Failure, Stale: true}
 		}, cb.Failure},
 	}
@@ -172,7 +172,7 @@ func TestStaleOutcomes(t *testing.T) {
 	for _, tc := range tests {
 		for cname, change := range changes {
 			t.Run(tc.name+" across "+cname, func(t *testing.T) {
-				f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, MinimumCalls: 1, SlowCallDuration: time.Second})
+				f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, MinimumCalls: 1, SlowCallDuration: time.Second})
 				before := f.m()
 				r := tc.run(f, func() { change(f) })
 				assert.Equal(t, tc.outcome, r.Outcome)
@@ -215,7 +215,7 @@ func TestForceOpenHolds(t *testing.T) {
 	}
 	for name, rel := range releases {
 		t.Run(name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{OpenTimeout: time.Second, HalfOpenTimeout: time.Second, MaxOpenTimeout: 4 * time.Second})
+			f := newRuleFixture(t, throughExecute, cb.Config{OpenTimeout: time.Second, HalfOpenTimeout: time.Second, MaxOpenTimeout: 4 * time.Second})
 			f.ok()
 			f.b.ForceOpen()
 			for _, at := range []time.Duration{0, time.Second, 4 * time.Second, time.Hour, 1000 * time.Hour} {
@@ -254,7 +254,7 @@ func TestForceOpenHolds(t *testing.T) {
 
 // Forcing open makes the probes in flight stale.
 func TestForceOpenDuringHalfOpen(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{SuccessThreshold: 2})
+	f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: 2})
 	f.b.ForceHalfOpen()
 	p := f.allow()
 	f.b.ForceOpen()
@@ -269,7 +269,7 @@ func TestForceOpenDuringHalfOpen(t *testing.T) {
 // ForceHalfOpen starts a fresh episode now: full pool, no successes yet,
 // the old probes stale.
 func TestForceHalfOpenStartsAFreshEpisode(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{SuccessThreshold: 2, HalfOpenMaxCalls: 3, OpenTimeout: time.Minute, HalfOpenTimeout: 10 * time.Second})
+	f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: 2, HalfOpenMaxCalls: 3, OpenTimeout: time.Minute, HalfOpenTimeout: 10 * time.Second})
 	f.at(time.Second)
 	f.b.ForceHalfOpen() // gen 1
 	m := f.m()
@@ -344,7 +344,7 @@ func TestForceClosedAndResetKeepOnlyTotals(t *testing.T) {
 	}
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {
-			f := newRuleFixture(t, forceCfg())
+			f := newRuleFixture(t, throughExecute, forceCfg())
 			before := scenario(t, f)
 			f.clk.Advance(time.Minute)
 			op(f.b)
@@ -371,7 +371,7 @@ func TestForceClosedAndResetKeepOnlyTotals(t *testing.T) {
 // Forcing the state a breaker is in still starts a new generation, and
 // the window survives ForceOpen and ForceHalfOpen.
 func TestForceKeepsWindowExceptWhenClosing(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: cb.Off, MinimumCalls: 100})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: cb.Off, MinimumCalls: 100})
 	f.ok()
 	f.fail()
 	f.b.ForceOpen()
@@ -393,7 +393,7 @@ func TestWindowClearedOnClose(t *testing.T) {
 	}
 	for name, cfg := range windows {
 		t.Run(name, func(t *testing.T) {
-			f := newRuleFixture(t, cfg)
+			f := newRuleFixture(t, throughExecute, cfg)
 			f.at(200 * ms)
 			f.fail()
 			f.fail()

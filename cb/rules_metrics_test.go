@@ -17,7 +17,7 @@ import (
 
 // Every field of Metrics, in each state.
 func TestMetricsEveryField(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 3, MinimumCalls: 100, SlowCallDuration: time.Second,
 		OpenTimeout: 3 * time.Second, HalfOpenTimeout: time.Minute, SuccessThreshold: 2, HalfOpenMaxCalls: 3,
 	})
@@ -25,9 +25,9 @@ func TestMetricsEveryField(t *testing.T) {
 	assert.Equal(t, cb.Metrics{Name: "rules", State: cb.Closed}, f.m())
 
 	f.ok()
-	f.call(2*time.Second, nil)         // slow success, ends at 2s
-	f.fail()                           //
-	f.call(2*time.Second, errRuleBoom) // slow failure, ends at 4s
+	f.call(2*time.Second, nil)     // slow success, ends at 2s
+	f.fail()                       //
+	f.call(2*time.Second, errBoom) // slow failure, ends at 4s
 	f.ok()
 	f.call(0, context.Canceled)
 	f.at(5 * time.Second)
@@ -85,7 +85,7 @@ func TestMetricsEveryField(t *testing.T) {
 }
 
 func TestMetricsJSON(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 5 * time.Second})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 5 * time.Second})
 	f.fail()
 	f.at(7 * time.Second)
 	m := f.m()
@@ -108,9 +108,9 @@ func TestMetricsJSON(t *testing.T) {
 	}, keys)
 	assert.Equal(t, "half-open", got["state"])
 	assert.Equal(t, "rules", got["name"])
-	assert.Equal(t, float64(2), got["generation"])
+	assert.InDelta(t, 2.0, got["generation"], 0)
 	assert.InDelta(t, 2.0, got["state_since_seconds"], 0, "durations in seconds")
-	assert.Equal(t, float64(1), got["failure_rate"])
+	assert.InDelta(t, 1.0, got["failure_rate"], 0)
 	assert.Equal(t, false, got["forced"])
 
 	var back cb.Metrics

@@ -2,7 +2,6 @@ package cb_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -16,8 +15,8 @@ import (
 // --- Open -----------------------------------------------------------------
 
 func TestOpenRejectsWithTimeLeft(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 30 * time.Second})
-	f.call(2*time.Second, errRuleBoom) // trips at 2s, when the call ends
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 30 * time.Second})
+	f.call(2*time.Second, errBoom) // trips at 2s, when the call ends
 	require.Equal(t, cb.Open, f.b.State())
 
 	f.at(12 * time.Second)
@@ -80,7 +79,7 @@ func TestOpenBecomesHalfOpenAtTheDeadline(t *testing.T) {
 	}
 	for name, observe := range observers {
 		t.Run(name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 5})
+			f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 5})
 			f.at(time.Second)
 			f.fail() // opened at 1s
 			f.at(11*time.Second - 1)
@@ -102,7 +101,7 @@ func TestOpenBecomesHalfOpenAtTheDeadline(t *testing.T) {
 
 // The transition is dated at the deadline, not when it is noticed.
 func TestOpenTransitionDatedAtDeadline(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, HalfOpenTimeout: time.Minute})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, HalfOpenTimeout: time.Minute})
 	f.fail()
 	f.at(14 * time.Second)
 	m := f.m()
@@ -128,7 +127,7 @@ func TestBackoffDoublesUpToMaxOpenTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{
+			f := newRuleFixture(t, throughExecute, cb.Config{
 				ConsecutiveFailures: 1, SuccessThreshold: 1,
 				OpenTimeout: time.Second, MaxOpenTimeout: tc.max * time.Second,
 			})
@@ -191,7 +190,7 @@ func TestBackoffResets(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, SuccessThreshold: 1, OpenTimeout: time.Second, MaxOpenTimeout: time.Minute})
+			f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, SuccessThreshold: 1, OpenTimeout: time.Second, MaxOpenTimeout: time.Minute})
 			backoffTo(t, f, 4*time.Second)
 			tc.op(f.b)
 			f.fail() // trips from closed, or fails the probe
@@ -205,7 +204,7 @@ func TestBackoffResets(t *testing.T) {
 // --- HalfOpen -------------------------------------------------------------
 
 func TestHalfOpenPermitsAndClosing(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 2, HalfOpenMaxCalls: 3})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 2, HalfOpenMaxCalls: 3})
 	f.fail()
 	f.at(10 * time.Second)
 	p1, p2, p3 := f.allow(), f.allow(), f.allow()
@@ -259,7 +258,7 @@ func TestHalfOpenPermitsAndClosing(t *testing.T) {
 func TestHalfOpenMaxCallsDefaultsToSuccessThreshold(t *testing.T) {
 	for _, n := range []int{1, 2, 4} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{SuccessThreshold: n})
+			f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: n})
 			f.b.ForceHalfOpen()
 			for range n {
 				f.allow()
@@ -269,7 +268,7 @@ func TestHalfOpenMaxCallsDefaultsToSuccessThreshold(t *testing.T) {
 		})
 	}
 	t.Run("default 3", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{})
+		f := newRuleFixture(t, throughExecute, cb.Config{})
 		f.b.ForceHalfOpen()
 		f.allow()
 		f.allow()
@@ -279,7 +278,7 @@ func TestHalfOpenMaxCallsDefaultsToSuccessThreshold(t *testing.T) {
 }
 
 func TestHalfOpenNeedsSuccessThresholdSuccesses(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{SuccessThreshold: 3, HalfOpenMaxCalls: 5})
+	f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: 3, HalfOpenMaxCalls: 5})
 	f.b.ForceHalfOpen()
 	for i := range 2 {
 		r := f.ok()
@@ -298,7 +297,7 @@ func TestHalfOpenAnyFailureReopens(t *testing.T) {
 	failures := map[string]func(f *ruleFixture){
 		"error": func(f *ruleFixture) { f.fail() },
 		"slow error": func(f *ruleFixture) {
-			assert.True(f.t, f.call(2*time.Second, errRuleBoom).Slow)
+			assert.True(f.t, f.call(2*time.Second, errBoom).Slow)
 		},
 		"deadline exceeded": func(f *ruleFixture) { f.call(0, context.DeadlineExceeded) },
 		"panic in Execute": func(f *ruleFixture) {
@@ -311,12 +310,12 @@ func TestHalfOpenAnyFailureReopens(t *testing.T) {
 				f.b.ExecuteContext(context.Background(), func(context.Context) (int, error) { panic(panicValue{4}) })
 			})
 		},
-		"Done with an error": func(f *ruleFixture) { f.allow().Done(0, errRuleBoom) },
+		"Done with an error": func(f *ruleFixture) { f.allow().Done(0, errBoom) },
 	}
 	for name, failure := range failures {
 		for _, before := range []int{0, 2} {
 			t.Run(fmt.Sprintf("%s after %d successes", name, before), func(t *testing.T) {
-				f := newRuleFixture(t, cb.Config{OpenTimeout: 7 * time.Second, SuccessThreshold: 3, HalfOpenMaxCalls: 3, SlowCallDuration: time.Second})
+				f := newRuleFixture(t, throughExecute, cb.Config{OpenTimeout: 7 * time.Second, SuccessThreshold: 3, HalfOpenMaxCalls: 3, SlowCallDuration: time.Second})
 				f.at(time.Second)
 				f.b.ForceHalfOpen()
 				for range before {
@@ -372,7 +371,7 @@ func TestHalfOpenIgnoredCallsReturnTheirPermit(t *testing.T) {
 					return r.Outcome
 				}
 			}
-			f := newRuleFixture(t, cb.Config{SuccessThreshold: 1}, opts...)
+			f := newRuleFixture(t, throughExecute, cb.Config{SuccessThreshold: 1}, opts...)
 			f.b.ForceHalfOpen()
 			gen := f.m().Generation
 			for range 3 {
@@ -400,7 +399,7 @@ func TestHalfOpenIgnoredCallsReturnTheirPermit(t *testing.T) {
 // backoff step, the probes still out come back stale and decide nothing,
 // and the event says why.
 func TestHalfOpenTimeoutFailsTheEpisode(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, MaxOpenTimeout: 40 * time.Second,
 		HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 2,
 	})
@@ -422,8 +421,8 @@ func TestHalfOpenTimeoutFailsTheEpisode(t *testing.T) {
 	require.Len(t, f.events, 3)
 	assert.Equal(t, cb.Transition{Name: "rules", From: cb.HalfOpen, To: cb.Open, Generation: 3, Reason: cb.ReasonHalfOpenTimeout}, f.events[2])
 
-	p1.Done(1, nil)         // stale: does not count toward closing
-	p2.Done(0, errRuleBoom) // stale: does not reopen again
+	p1.Done(1, nil)     // stale: does not count toward closing
+	p2.Done(0, errBoom) // stale: does not reopen again
 	m = f.m()
 	assert.Equal(t, cb.Open, m.State)
 	assert.Equal(t, uint64(3), m.Generation)
@@ -442,7 +441,7 @@ func TestHalfOpenTimeoutFailsTheEpisode(t *testing.T) {
 // The episode fails when its deadline passes, whoever looks: here the
 // probe itself, through State inside fn. The probe is then stale.
 func TestHalfOpenTimeoutMakesRunningProbeStale(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 1})
+	f := newRuleFixture(t, throughExecute, cb.Config{OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 1})
 	f.b.ForceHalfOpen() // gen 1 at 0
 	_, r := f.b.Execute(func() (int, error) {
 		f.clk.Advance(5 * time.Second)
@@ -464,10 +463,10 @@ func TestHalfOpenTimeoutMakesRunningProbeStale(t *testing.T) {
 // (dated at the deadline, not at its own end) and is stale, whatever its
 // outcome.
 func TestHalfOpenProbeEndingAfterHalfOpenTimeoutIsStale(t *testing.T) {
-	outcomes := map[string]error{"success": nil, "failure": errRuleBoom}
+	outcomes := map[string]error{"success": nil, "failure": errBoom}
 	for name, err := range outcomes {
 		t.Run(name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 1})
+			f := newRuleFixture(t, throughExecute, cb.Config{OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second, SuccessThreshold: 1})
 			f.b.ForceHalfOpen() // gen 1 at 0
 			r := f.call(6*time.Second, err)
 			assert.Equal(t, cb.HalfOpen, r.State)
@@ -487,7 +486,7 @@ func TestHalfOpenProbeEndingAfterHalfOpenTimeoutIsStale(t *testing.T) {
 // and a probe admitted late has the whole HalfOpenTimeout to answer: the
 // episode's clock starts with a probe admitted while none is out.
 func TestHalfOpenProbeClockStartsWithTheProbe(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, HalfOpenTimeout: 5 * time.Second,
 		SuccessThreshold: 4, HalfOpenMaxCalls: 4, SlowCallDuration: cb.Off,
 	})
@@ -530,7 +529,7 @@ func TestHalfOpenProbeClockStartsWithTheProbe(t *testing.T) {
 
 // HalfOpenTimeout defaults to OpenTimeout.
 func TestHalfOpenTimeoutDefaultsToOpenTimeout(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second})
 	f.fail()
 	f.at(10 * time.Second)
 	p := f.allow()
@@ -547,7 +546,7 @@ func TestHalfOpenTimeoutDefaultsToOpenTimeout(t *testing.T) {
 // Probes are refused with the half-open error, never the open one, and
 // RetryAfter 0 even right after the transition.
 func TestHalfOpenRejectionsCarryZeroRetryAfter(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 1, SlowCallDuration: cb.Off})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 1, SlowCallDuration: cb.Off})
 	f.fail()
 	f.at(10 * time.Second)
 	p := f.allow()
@@ -558,7 +557,7 @@ func TestHalfOpenRejectionsCarryZeroRetryAfter(t *testing.T) {
 		assert.Equal(t, cb.HalfOpen, r.State)
 		assert.Equal(t, time.Duration(0), r.RetryAfter)
 		var oe *cb.OpenError
-		require.True(t, errors.As(r.Err, &oe))
+		require.ErrorAs(t, r.Err, &oe)
 		assert.Equal(t, cb.HalfOpen, oe.State)
 	}
 	p.Done(1, nil) // at 20s-1ns, just before the episode would fail
@@ -570,7 +569,7 @@ func TestHalfOpenRejectionsCarryZeroRetryAfter(t *testing.T) {
 // many failed episodes that takes.
 func TestBackoffReachesALargeCap(t *testing.T) {
 	const maxOpen = 1000 * time.Hour
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 1, SuccessThreshold: 1, OpenTimeout: time.Millisecond, MaxOpenTimeout: maxOpen})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1, SuccessThreshold: 1, OpenTimeout: time.Millisecond, MaxOpenTimeout: maxOpen})
 	f.fail()
 	want := time.Millisecond
 	for i := range 40 {

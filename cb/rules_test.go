@@ -7,7 +7,6 @@ package cb_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -16,120 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tripswitch/tripswitch/cb"
-	"github.com/tripswitch/tripswitch/cb/cbtest"
 )
-
-var errRuleBoom = errors.New("boom")
-
-// ruleFixture is a Breaker[int] named "rules" on a fake clock, recording
-// every Transition its OnStateChange receives.
-type ruleFixture struct {
-	t      *testing.T
-	clk    *cbtest.Clock
-	b      *cb.Breaker[int]
-	events []cb.Transition
-}
-
-func newRuleFixture(t *testing.T, cfg cb.Config, opts ...cb.Option[int]) *ruleFixture {
-	t.Helper()
-	f := &ruleFixture{t: t, clk: cbtest.NewClock()}
-	cfg.Clock = f.clk
-	user := cfg.OnStateChange
-	cfg.OnStateChange = func(tr cb.Transition) {
-		f.events = append(f.events, tr)
-		if user != nil {
-			user(tr)
-		}
-	}
-	b, err := cb.New[int]("rules", cfg, opts...)
-	require.NoError(t, err)
-	f.b = b
-	return f
-}
-
-// call runs one Execute whose fn takes d on the fake clock and returns
-// (7, err). It checks that fn ran exactly when the call was not rejected.
-func (f *ruleFixture) call(d time.Duration, err error) cb.CallResult[int] {
-	f.t.Helper()
-	calls := 0
-	v, r := f.b.Execute(func() (int, error) {
-		calls++
-		f.clk.Advance(d)
-		return 7, err
-	})
-	if r.Outcome == cb.Rejected {
-		require.Equal(f.t, 0, calls, "fn ran although the call was rejected")
-		require.Equal(f.t, 0, v)
-	} else {
-		require.Equal(f.t, 1, calls, "fn did not run once although the call was admitted")
-		require.Equal(f.t, 7, v)
-		require.Equal(f.t, 7, r.Value)
-		require.Equal(f.t, d, r.Duration)
-		require.Equal(f.t, err, r.Err)
-	}
-	return r
-}
-
-func (f *ruleFixture) ok() cb.CallResult[int]   { f.t.Helper(); return f.call(0, nil) }
-func (f *ruleFixture) fail() cb.CallResult[int] { f.t.Helper(); return f.call(0, errRuleBoom) }
-
-// at moves the fake clock to the reading d.
-func (f *ruleFixture) at(d time.Duration) { f.clk.Set(d) }
-
-func (f *ruleFixture) m() cb.Metrics { return f.b.Metrics() }
-
-// trip fails calls until the breaker opens (at most 1000).
-func (f *ruleFixture) trip() {
-	f.t.Helper()
-	for range 1000 {
-		if f.b.State() == cb.Open {
-			return
-		}
-		r := f.fail()
-		require.Equal(f.t, cb.Closed, r.State)
-	}
-	require.Equal(f.t, cb.Open, f.b.State())
-}
-
-// allow takes a permit, which must be granted.
-func (f *ruleFixture) allow() *cb.Permit[int] {
-	f.t.Helper()
-	p, err := f.b.Allow()
-	require.NoError(f.t, err)
-	return &p
-}
-
-// rejected asserts that Allow refuses with an *OpenError in state s.
-func (f *ruleFixture) rejected(s cb.State) {
-	f.t.Helper()
-	p, err := f.b.Allow()
-	require.Error(f.t, err)
-	require.ErrorIs(f.t, err, cb.ErrOpen)
-	var oe *cb.OpenError
-	require.ErrorAs(f.t, err, &oe)
-	assert.Equal(f.t, [2]any{"rules", s}, [2]any{oe.Name, oe.State})
-	p.Done(1, nil) // the zero Permit: nothing
-}
-
-// windowOf is the window part of a Metrics.
-type windowOf struct {
-	Calls, Successes, Failures, SlowCalls uint64
-}
-
-func (f *ruleFixture) window() windowOf {
-	m := f.m()
-	return windowOf{m.Calls, m.Successes, m.Failures, m.SlowCalls}
-}
-
-// quiet is a config that never trips, to watch the window alone.
-func quiet(cfg cb.Config) cb.Config {
-	cfg.ConsecutiveFailures = cb.Off
-	cfg.FailureRateThreshold = cb.Off
-	cfg.SlowCallDuration = cb.Off
-	return cfg
-}
-
-const ms = time.Millisecond
 
 // --- Window ---------------------------------------------------------------
 
@@ -179,7 +65,7 @@ func TestTimeWindowBucketBoundaries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRuleFixture(t, quiet(cb.Config{Window: tc.window, Buckets: tc.buckets, MinimumCalls: 1}))
+			f := newRuleFixture(t, throughExecute, neverTrips(cb.Config{Window: tc.window, Buckets: tc.buckets, MinimumCalls: 1}))
 			f.at(tc.record)
 			f.ok()
 			for _, c := range tc.checks {
@@ -194,16 +80,16 @@ func TestTimeWindowBucketBoundaries(t *testing.T) {
 // Outcomes of several buckets leave one bucket at a time, each kind with
 // its own count.
 func TestTimeWindowSlidesBucketByBucket(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		Window: 10 * time.Second, Buckets: 10, MinimumCalls: 100,
 		ConsecutiveFailures: cb.Off, FailureRateThreshold: cb.Off, SlowCallDuration: time.Second,
 	})
 	f.at(200 * ms)
 	f.fail() // bucket 0
 	f.at(3700 * ms)
-	f.ok()                             // bucket 3
-	f.call(2*time.Second, nil)         // slow success ending at 5.7s: bucket 5
-	f.call(2*time.Second, errRuleBoom) // slow failure ending at 7.7s: bucket 7
+	f.ok()                         // bucket 3
+	f.call(2*time.Second, nil)     // slow success ending at 5.7s: bucket 5
+	f.call(2*time.Second, errBoom) // slow failure ending at 7.7s: bucket 7
 	f.at(9900 * ms)
 	f.fail() // bucket 9
 
@@ -234,7 +120,7 @@ func TestTimeWindowSlidesBucketByBucket(t *testing.T) {
 // After an idle gap longer than the window nothing old is counted, and
 // the outcomes after the gap are counted exactly.
 func TestTimeWindowIdleGapLongerThanWindow(t *testing.T) {
-	f := newRuleFixture(t, quiet(cb.Config{Window: 10 * time.Second, Buckets: 10, MinimumCalls: 1}))
+	f := newRuleFixture(t, throughExecute, neverTrips(cb.Config{Window: 10 * time.Second, Buckets: 10, MinimumCalls: 1}))
 	for i := range 6 {
 		f.at(time.Duration(i) * 400 * ms)
 		if i%2 == 0 {
@@ -263,7 +149,7 @@ func TestTimeWindowIdleGapLongerThanWindow(t *testing.T) {
 // A gap a little longer than the window, then outcomes on both sides of a
 // partial slide.
 func TestTimeWindowGapCrossingPartOfTheRing(t *testing.T) {
-	f := newRuleFixture(t, quiet(cb.Config{Window: 10 * time.Second, Buckets: 10, MinimumCalls: 1}))
+	f := newRuleFixture(t, throughExecute, neverTrips(cb.Config{Window: 10 * time.Second, Buckets: 10, MinimumCalls: 1}))
 	f.ok() // bucket 0
 	f.at(12 * time.Second)
 	f.fail() // bucket 12: bucket 0 has left
@@ -277,17 +163,11 @@ func TestTimeWindowGapCrossingPartOfTheRing(t *testing.T) {
 	assert.Equal(t, windowOf{}, f.window())
 }
 
-// manualClock is a Clock whose readings may be negative, as the real clock
-// is inside a synctest bubble.
-type manualClock struct{ now time.Duration }
-
-func (c *manualClock) Now() time.Duration { return c.now }
-
 func TestTimeWindowWithNegativeReadings(t *testing.T) {
-	clk := &manualClock{now: -10 * time.Second}
-	b, err := cb.New[int]("neg", quiet(cb.Config{Clock: clk, MinimumCalls: 1}))
+	clk := &settableClock{now: -10 * time.Second}
+	b, err := cb.New[int]("neg", neverTrips(cb.Config{Clock: clk, MinimumCalls: 1}))
 	require.NoError(t, err)
-	b.Execute(func() (int, error) { return 0, errRuleBoom }) // -10s: bucket -10
+	b.Execute(func() (int, error) { return 0, errBoom }) // -10s: bucket -10
 	clk.now = -500 * ms
 	b.Execute(func() (int, error) { return 0, nil }) // bucket -1
 
@@ -311,7 +191,7 @@ func TestTimeWindowWithNegativeReadings(t *testing.T) {
 // A count window holds exactly the last WindowCalls counted outcomes,
 // whatever the time.
 func TestCountWindowHoldsLastNOutcomes(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{
+	f := newRuleFixture(t, throughExecute, cb.Config{
 		WindowCalls: 4, MinimumCalls: 4, FailureRateThreshold: 0.5,
 		ConsecutiveFailures: cb.Off, SlowCallDuration: cb.Off,
 	})
@@ -357,7 +237,7 @@ func TestIgnoredAndStaleNeverInWindow(t *testing.T) {
 	for name, cfg := range windows {
 		t.Run(name, func(t *testing.T) {
 			cfg.ConsecutiveFailures = 1
-			f := newRuleFixture(t, cfg)
+			f := newRuleFixture(t, throughExecute, cfg)
 			f.ok()
 			r := f.call(0, context.Canceled)
 			assert.Equal(t, cb.Ignored, r.Outcome)
@@ -367,12 +247,9 @@ func TestIgnoredAndStaleNeverInWindow(t *testing.T) {
 			// Admitted, then the generation moves (the state does not).
 			p := f.allow()
 			f.b.ForceClosed()
-			p.Done(0, errRuleBoom)
+			p.Done(0, errBoom)
 
-			_, r = f.b.Execute(func() (int, error) {
-				f.b.ForceClosed()
-				return 0, errRuleBoom
-			})
+			r = f.do(callSpec{err: errBoom, inside: f.b.ForceClosed})
 			assert.True(t, r.Stale)
 
 			m := f.m()
@@ -398,7 +275,7 @@ func TestIgnoredAndStaleNeverInWindow(t *testing.T) {
 func TestClosedConsecutiveFailuresTripOnTheNth(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{ConsecutiveFailures: n, MinimumCalls: 1000, FailureRateThreshold: cb.Off})
+			f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: n, MinimumCalls: 1000, FailureRateThreshold: cb.Off})
 			for i := 1; i < n; i++ {
 				r := f.fail()
 				require.Equal(t, cb.Failure, r.Outcome)
@@ -418,7 +295,7 @@ func TestClosedConsecutiveFailuresTripOnTheNth(t *testing.T) {
 }
 
 func TestClosedSuccessResetsTheFailureStreak(t *testing.T) {
-	f := newRuleFixture(t, cb.Config{ConsecutiveFailures: 3, MinimumCalls: 1000, SlowCallDuration: time.Second})
+	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 3, MinimumCalls: 1000, SlowCallDuration: time.Second})
 	f.fail()
 	f.fail()
 	assert.Equal(t, uint64(2), f.m().ConsecutiveFailures)
@@ -445,7 +322,7 @@ func TestClosedSuccessResetsTheFailureStreak(t *testing.T) {
 // threshold does not trip; the next failure (or slow call) does.
 func TestClosedFastSuccessNeverTrips(t *testing.T) {
 	t.Run("failure rate", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{MinimumCalls: 4, FailureRateThreshold: 0.5, ConsecutiveFailures: cb.Off})
+		f := newRuleFixture(t, throughExecute, cb.Config{MinimumCalls: 4, FailureRateThreshold: 0.5, ConsecutiveFailures: cb.Off})
 		f.fail()
 		f.fail()
 		f.fail()
@@ -461,7 +338,7 @@ func TestClosedFastSuccessNeverTrips(t *testing.T) {
 		assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
 	})
 	t.Run("slow-call rate", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{MinimumCalls: 4, SlowCallDuration: time.Second, SlowCallRateThreshold: 0.5})
+		f := newRuleFixture(t, throughExecute, cb.Config{MinimumCalls: 4, SlowCallDuration: time.Second, SlowCallRateThreshold: 0.5})
 		for range 3 {
 			f.call(2*time.Second, nil)
 		}
@@ -501,7 +378,7 @@ func TestClosedFailureRateThresholdIsInclusive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{MinimumCalls: 4, FailureRateThreshold: tc.threshold, ConsecutiveFailures: cb.Off})
+			f := newRuleFixture(t, throughExecute, cb.Config{MinimumCalls: 4, FailureRateThreshold: tc.threshold, ConsecutiveFailures: cb.Off})
 			for i, c := range tc.calls {
 				if c == 'F' {
 					f.fail()
@@ -524,7 +401,7 @@ func TestClosedFailureRateThresholdIsInclusive(t *testing.T) {
 // MinimumCalls gates both rates.
 func TestClosedMinimumCallsGatesBothRates(t *testing.T) {
 	t.Run("failure rate", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{MinimumCalls: 5, FailureRateThreshold: 0.1, ConsecutiveFailures: cb.Off})
+		f := newRuleFixture(t, throughExecute, cb.Config{MinimumCalls: 5, FailureRateThreshold: 0.1, ConsecutiveFailures: cb.Off})
 		for i := range 4 {
 			f.fail()
 			require.Equal(t, cb.Closed, f.b.State(), "after %d failures", i+1)
@@ -534,7 +411,7 @@ func TestClosedMinimumCallsGatesBothRates(t *testing.T) {
 		assert.Equal(t, cb.Open, f.b.State())
 	})
 	t.Run("slow-call rate", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{MinimumCalls: 5, SlowCallDuration: time.Second, SlowCallRateThreshold: 0.1})
+		f := newRuleFixture(t, throughExecute, cb.Config{MinimumCalls: 5, SlowCallDuration: time.Second, SlowCallRateThreshold: 0.1})
 		for i := range 4 {
 			f.call(time.Second+1, nil)
 			require.Equal(t, cb.Closed, f.b.State(), "after %d slow calls", i+1)
@@ -562,12 +439,12 @@ func TestClosedSlowSuccessTripsBySlowCallRate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.threshold, tc.slowAt), func(t *testing.T) {
-			f := newRuleFixture(t, cb.Config{MinimumCalls: 4, SlowCallDuration: time.Second, SlowCallRateThreshold: tc.threshold})
+			f := newRuleFixture(t, throughExecute, cb.Config{MinimumCalls: 4, SlowCallDuration: time.Second, SlowCallRateThreshold: tc.threshold})
 			slow := map[int]bool{}
 			for _, i := range tc.slowAt {
 				slow[i] = true
 			}
-			var last cb.CallResult[int]
+			var last result
 			for i := range 4 {
 				d := time.Duration(0)
 				if slow[i] {
@@ -615,22 +492,22 @@ func TestSlowMeansLongerThanSlowCallDuration(t *testing.T) {
 				want = 1
 			}
 			t.Run("Execute success", func(t *testing.T) {
-				f := newRuleFixture(t, cfg)
+				f := newRuleFixture(t, throughExecute, cfg)
 				r := f.call(tc.d, nil)
 				assert.Equal(t, tc.slow, r.Slow)
 				assert.Equal(t, tc.d, r.Duration)
 				assert.Equal(t, want, f.m().SlowCalls)
 			})
 			t.Run("Execute failure", func(t *testing.T) {
-				f := newRuleFixture(t, cfg)
-				r := f.call(tc.d, errRuleBoom)
+				f := newRuleFixture(t, throughExecute, cfg)
+				r := f.call(tc.d, errBoom)
 				assert.Equal(t, tc.slow, r.Slow)
 				m := f.m()
 				assert.Equal(t, want, m.SlowCalls)
 				assert.Equal(t, uint64(1), m.Failures)
 			})
 			t.Run("ExecuteContext", func(t *testing.T) {
-				f := newRuleFixture(t, cfg)
+				f := newRuleFixture(t, throughExecute, cfg)
 				_, r := f.b.ExecuteContext(context.Background(), func(context.Context) (int, error) {
 					f.clk.Advance(tc.d)
 					return 1, nil
@@ -640,7 +517,7 @@ func TestSlowMeansLongerThanSlowCallDuration(t *testing.T) {
 				assert.Equal(t, want, f.m().SlowCalls)
 			})
 			t.Run("Allow and Done", func(t *testing.T) {
-				f := newRuleFixture(t, cfg)
+				f := newRuleFixture(t, throughExecute, cfg)
 				p := f.allow()
 				f.clk.Advance(tc.d)
 				p.Done(1, nil)
@@ -649,7 +526,7 @@ func TestSlowMeansLongerThanSlowCallDuration(t *testing.T) {
 			t.Run("half-open probe", func(t *testing.T) {
 				cfg := cfg
 				cfg.HalfOpenTimeout = 100 * time.Hour // the probe must end within its episode
-				f := newRuleFixture(t, cfg)
+				f := newRuleFixture(t, throughExecute, cfg)
 				f.b.ForceHalfOpen()
 				r := f.call(tc.d, nil)
 				assert.Equal(t, cb.HalfOpen, r.State)
@@ -666,7 +543,7 @@ func TestSlowMeansLongerThanSlowCallDuration(t *testing.T) {
 // SlowCallDuration, and only that.
 func TestClosedOffDisables(t *testing.T) {
 	t.Run("ConsecutiveFailures", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{ConsecutiveFailures: cb.Off, MinimumCalls: 100})
+		f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: cb.Off, MinimumCalls: 100})
 		for range 99 {
 			f.fail()
 		}
@@ -678,7 +555,7 @@ func TestClosedOffDisables(t *testing.T) {
 		assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
 	})
 	t.Run("FailureRateThreshold", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{FailureRateThreshold: cb.Off, ConsecutiveFailures: 50, MinimumCalls: 1})
+		f := newRuleFixture(t, throughExecute, cb.Config{FailureRateThreshold: cb.Off, ConsecutiveFailures: 50, MinimumCalls: 1})
 		for range 49 {
 			f.fail()
 		}
@@ -691,7 +568,7 @@ func TestClosedOffDisables(t *testing.T) {
 		assert.Equal(t, cb.ReasonConsecutiveFailures, f.events[0].Reason)
 	})
 	t.Run("both failure rules", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{FailureRateThreshold: cb.Off, ConsecutiveFailures: cb.Off, MinimumCalls: 1})
+		f := newRuleFixture(t, throughExecute, cb.Config{FailureRateThreshold: cb.Off, ConsecutiveFailures: cb.Off, MinimumCalls: 1})
 		for range 200 {
 			f.fail()
 		}
@@ -699,7 +576,7 @@ func TestClosedOffDisables(t *testing.T) {
 		assert.Empty(t, f.events)
 	})
 	t.Run("SlowCallDuration", func(t *testing.T) {
-		f := newRuleFixture(t, cb.Config{SlowCallDuration: cb.Off, SlowCallRateThreshold: 0.01, MinimumCalls: 1, ConsecutiveFailures: 2})
+		f := newRuleFixture(t, throughExecute, cb.Config{SlowCallDuration: cb.Off, SlowCallRateThreshold: 0.01, MinimumCalls: 1, ConsecutiveFailures: 2})
 		for range 50 {
 			r := f.call(time.Hour, nil)
 			assert.False(t, r.Slow)

@@ -28,7 +28,6 @@ import (
 	"errors"
 	"math"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,7 +148,7 @@ func (c *stressCaller) call(g, i int) stressOutcome {
 	c.tally.calls.Add(1)
 	var err error
 	if (i/32)%4 == 3 {
-		err = errConc
+		err = errBoom
 	}
 	var out stressOutcome
 	execute := func(fn func() (int, error)) {
@@ -160,7 +159,7 @@ func (c *stressCaller) call(g, i int) stressOutcome {
 	case 0, 1, 2, 3, 4, 5, 6:
 		execute(returning(err))
 	case 7, 8:
-		execute(returning(errConc))
+		execute(returning(errBoom))
 	case 9:
 		execute(returning(context.Canceled))
 	case 10:
@@ -232,23 +231,6 @@ func (c *stressCaller) call(g, i int) stressOutcome {
 	return out
 }
 
-// sortedEvents returns the events recorded, ordered by generation: a
-// listener runs after its transition's CAS, so two transitions nanoseconds
-// apart may report in either order.
-func sortedEvents(ev *concEvents) []cb.Transition {
-	events := ev.all()
-	slices.SortFunc(events, func(a, b cb.Transition) int {
-		switch {
-		case a.Generation < b.Generation:
-			return -1
-		case a.Generation > b.Generation:
-			return 1
-		}
-		return 0
-	})
-	return events
-}
-
 // reasonFits reports whether a transition's reason can come with its
 // states, for transitions made by calls and time (not by Force or Reset).
 func reasonFits(tr cb.Transition) bool {
@@ -278,7 +260,7 @@ func TestStressConservationThroughTransitions(t *testing.T) {
 		slowBy   = 3 * time.Millisecond
 	)
 	clk := cbtest.NewClock()
-	var ev concEvents
+	var ev eventLog
 	b := cb.MustNew[int]("stress", cb.Config{
 		Window: 100 * time.Millisecond, Buckets: 10, MinimumCalls: 20,
 		ConsecutiveFailures: 6, SlowCallDuration: 2 * time.Millisecond, SlowCallRateThreshold: 0.8,
@@ -333,7 +315,7 @@ func TestStressConservationThroughTransitions(t *testing.T) {
 	require.Equal(t, uint64(workers*perG), tally.calls.Load())
 	tally.check(t, m)
 
-	events := sortedEvents(&ev)
+	events := ev.sorted()
 	// The test must have driven the breaker round its cycle many times to
 	// prove anything.
 	require.GreaterOrEqual(t, len(events), 20, "too few transitions to stress anything")
@@ -447,7 +429,7 @@ func TestStressWindowHoldsExactlyTheRecentPhases(t *testing.T) {
 					fail := (g+i+n)%3 == 0
 					var err error
 					if fail {
-						err = errConc
+						err = errBoom
 					}
 					switch (g + i) % 8 {
 					case 0, 1, 2, 3:
@@ -556,7 +538,7 @@ const (
 // result is what the held probes of an episode ending so return.
 func (e stressEnd) result() (int, error) {
 	if e == endProbesFail {
-		return 0, errConc
+		return 0, errBoom
 	}
 	return 1, nil
 }
@@ -674,25 +656,6 @@ func stressProbeWorker(t *testing.T, b *cb.Breaker[int], episodes []*stressEpiso
 	}
 }
 
-// waitFor spins until cond holds, yielding to the goroutines that make it
-// hold. What it waits for takes milliseconds; a wait of 20s means the
-// breaker will never get there (a permit never returned, say), and fails.
-// It also gives up once the test has failed: the goroutines it waits for
-// may have stopped at their first failed assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if t.Failed() {
-			t.FailNow()
-		}
-		if time.Now().After(deadline) {
-			require.FailNow(t, "waited 20s for "+what)
-		}
-		runtime.Gosched()
-	}
-}
-
 // Episode after episode, 32 goroutines race for the probe permits of a
 // half-open breaker with HalfOpenMaxCalls 6, some handing theirs back (an
 // ignored outcome returns the permit) and asking again, the others holding
@@ -713,7 +676,7 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 		halfOpenTimeout = 50 * time.Millisecond
 	)
 	clk := cbtest.NewClock()
-	var ev concEvents
+	var ev eventLog
 	b := cb.MustNew[int]("stress", cb.Config{
 		ConsecutiveFailures: 1,
 		OpenTimeout:         openTimeout, MaxOpenTimeout: 4 * openTimeout, HalfOpenTimeout: halfOpenTimeout,
@@ -755,7 +718,7 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 	}
 	var wantCalls, wantFailures, wantStale, wantIgnored, wantRejected uint64
 	trip := func() {
-		_, r := b.Execute(concFail)
+		_, r := b.Execute(fnFail)
 		require.Equal(t, cb.Failure, r.Outcome)
 		event(cb.Closed, cb.Open, cb.ReasonConsecutiveFailures)
 		wantCalls++
@@ -842,7 +805,7 @@ func TestStressExactlyNProbesPerEpisode(t *testing.T) {
 			return
 		}
 	}
-	assert.Equal(t, want, sortedEvents(&ev), "exactly one event per state change")
+	assert.Equal(t, want, ev.sorted(), "exactly one event per state change")
 }
 
 // Goroutines keep calling, with every kind of call and outcome, while the
@@ -861,7 +824,7 @@ func TestStressForcedStates(t *testing.T) {
 		slowBy  = 3 * time.Millisecond
 	)
 	clk := cbtest.NewClock()
-	var ev concEvents
+	var ev eventLog
 	b := cb.MustNew[int]("stress", cb.Config{
 		Window: 100 * time.Millisecond, Buckets: 10,
 		ConsecutiveFailures: 3, SlowCallDuration: 2 * time.Millisecond,
@@ -988,7 +951,7 @@ func TestStressForcedStates(t *testing.T) {
 	// staleness of such calls unchecked.
 	require.Positive(t, spanned.Load(), "no call ran across a force")
 
-	events := sortedEvents(&ev)
+	events := ev.sorted()
 	byGen := make(map[uint64]cb.Transition, len(events))
 	for i, e := range events {
 		byGen[e.Generation] = e
