@@ -1,7 +1,7 @@
 package cb_test
 
-// design.md §4: no allocation on Execute, Allow, Done, or a rejection.
-// Each case runs its operation allocRuns times inside one AllocsPerRun
+// Allocation: Execute, Call, ExecuteContext, Allow and Done allocate
+// nothing, succeeding, failing or rejected. Each case runs its operation allocRuns times inside one AllocsPerRun
 // run, so that a single allocation anywhere in those calls (a rotation, a
 // failure path's scan) fails the test: AllocsPerRun divides the mallocs
 // by its run count, which would hide an occasional one.
@@ -246,6 +246,33 @@ func TestAllocsExecuteContextSuccess(t *testing.T) {
 			m := b.Metrics()
 			require.Equal(t, cb.Closed, m.State)
 			assert.Equal(t, uint64(4*allocRuns), m.TotalCalls)
+		})
+	}
+}
+
+// Call allocates nothing, succeeding, failing or rejected.
+func TestAllocsCall(t *testing.T) {
+	for _, c := range allocConfigs(t) {
+		t.Run(c.name, func(t *testing.T) {
+			b := cb.MustNew[int]("alloc", c.cfg)
+			i := 0
+			op := func() {
+				if c.tick != nil {
+					c.tick()
+				}
+				if i%4 == 0 {
+					_, _ = b.Call(fnFail)
+				} else {
+					_, _ = b.Call(fnOK)
+				}
+				i++
+			}
+			assert.Zero(t, allocsOf(op))
+			require.Equal(t, cb.Closed, b.State())
+
+			b.ForceOpen()
+			assert.Zero(t, allocsOf(func() { _, _ = b.Call(fnOK) }))
+			assert.Equal(t, uint64(allocRuns*2), b.Metrics().TotalRejected)
 		})
 	}
 }

@@ -1,5 +1,10 @@
 package cb_test
 
+// Config: the zero Config is valid and means the documented defaults,
+// which behave as documented through every entry point; New rejects a bad
+// Config (or an empty name) with an error matching ErrInvalidConfig that
+// names each faulty field and its value, and MustNew panics with it.
+
 import (
 	"fmt"
 	"math"
@@ -45,53 +50,57 @@ func TestZeroConfigIsValid(t *testing.T) {
 // open, 3 probes of which 3 successes close, a half-open episode restarts
 // after 60s, a window of 10s in 10 buckets.
 func TestZeroConfigDefaults(t *testing.T) {
-	f := newRuleFixture(t, throughExecute, cb.Config{})
-	for i := range 4 {
+	throughEach(t, entryPoints, func(t *testing.T, via entryPoint) {
+		f := newRuleFixture(t, via, cb.Config{})
+		for i := range 4 {
+			f.fail()
+			require.Equal(t, cb.Closed, f.b.State(), "after %d failures", i+1)
+		}
 		f.fail()
-		require.Equal(t, cb.Closed, f.b.State(), "after %d failures", i+1)
-	}
-	f.fail()
-	require.Equal(t, cb.Open, f.b.State())
-	assert.Equal(t, cb.ReasonConsecutiveFailures, f.events[0].Reason)
-	assert.Equal(t, 60*time.Second, f.m().RetryAfter)
+		require.Equal(t, cb.Open, f.b.State())
+		assert.Equal(t, cb.ReasonConsecutiveFailures, f.events[0].Reason)
+		assert.Equal(t, 60*time.Second, f.m().RetryAfter)
 
-	f.at(60*time.Second - 1)
-	assert.Equal(t, cb.Open, f.b.State())
-	f.at(60 * time.Second)
-	assert.Equal(t, cb.HalfOpen, f.b.State())
-	p1, p2, p3 := f.allow(), f.allow(), f.allow()
-	f.rejected(cb.HalfOpen)
-	f.at(120*time.Second - 1)
-	assert.Equal(t, uint64(2), f.m().Generation)
-	f.at(120 * time.Second) // the probes are still out: the episode fails
-	assert.Equal(t, uint64(3), f.m().Generation)
-	assert.Equal(t, cb.Open, f.b.State())
-	assert.Equal(t, 60*time.Second, f.m().RetryAfter, "no MaxOpenTimeout: no backoff")
-	p1.Done(1, nil)
-	p2.Done(1, nil)
-	p3.Done(1, nil)
-	assert.Equal(t, uint64(3), f.m().TotalStale)
-	f.at(180 * time.Second)
-	f.ok()
-	f.ok()
-	assert.Equal(t, cb.HalfOpen, f.b.State())
-	f.ok()
-	assert.Equal(t, cb.Closed, f.b.State())
+		f.at(60*time.Second - 1)
+		assert.Equal(t, cb.Open, f.b.State())
+		f.at(60 * time.Second)
+		assert.Equal(t, cb.HalfOpen, f.b.State())
+		p1, p2, p3 := f.allow(), f.allow(), f.allow()
+		f.rejected(cb.HalfOpen)
+		f.at(120*time.Second - 1)
+		assert.Equal(t, uint64(2), f.m().Generation)
+		f.at(120 * time.Second) // the probes are still out: the episode fails
+		assert.Equal(t, uint64(3), f.m().Generation)
+		assert.Equal(t, cb.Open, f.b.State())
+		assert.Equal(t, 60*time.Second, f.m().RetryAfter, "no MaxOpenTimeout: no backoff")
+		p1.Done(1, nil)
+		p2.Done(1, nil)
+		p3.Done(1, nil)
+		assert.Equal(t, uint64(3), f.m().TotalStale)
+		f.at(180 * time.Second)
+		f.ok()
+		f.ok()
+		assert.Equal(t, cb.HalfOpen, f.b.State())
+		f.ok()
+		assert.Equal(t, cb.Closed, f.b.State())
+	})
 }
 
 // Default MinimumCalls 10 and FailureRateThreshold 0.5.
 func TestDefaultFailureRate(t *testing.T) {
-	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: cb.Off})
-	for range 5 {
-		f.ok()
-	}
-	for range 4 {
-		f.fail()
-	}
-	assert.Equal(t, cb.Closed, f.b.State())
-	f.fail() // 5 of 10
-	assert.Equal(t, cb.Open, f.b.State())
-	assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
+	throughEach(t, entryPoints, func(t *testing.T, via entryPoint) {
+		f := newRuleFixture(t, via, cb.Config{ConsecutiveFailures: cb.Off})
+		for range 5 {
+			f.ok()
+		}
+		for range 4 {
+			f.fail()
+		}
+		assert.Equal(t, cb.Closed, f.b.State())
+		f.fail() // 5 of 10
+		assert.Equal(t, cb.Open, f.b.State())
+		assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
+	})
 }
 
 // Default SlowCallDuration 5s, SlowCallRateThreshold 0.5, MinimumCalls 10.
@@ -117,13 +126,15 @@ func TestDefaultSlowCallRate(t *testing.T) {
 
 // Default window: 10s in buckets of 1s.
 func TestDefaultWindow(t *testing.T) {
-	f := newRuleFixture(t, throughExecute, cb.Config{})
-	f.at(500 * ms)
-	f.ok()
-	f.at(10*time.Second - 1)
-	assert.Equal(t, uint64(1), f.m().Calls)
-	f.at(10 * time.Second)
-	assert.Equal(t, uint64(0), f.m().Calls)
+	throughEach(t, entryPoints, func(t *testing.T, via entryPoint) {
+		f := newRuleFixture(t, via, cb.Config{})
+		f.at(500 * ms)
+		f.ok()
+		f.at(10*time.Second - 1)
+		assert.Equal(t, uint64(1), f.m().Calls)
+		f.at(10 * time.Second)
+		assert.Equal(t, uint64(0), f.m().Calls)
+	})
 }
 
 func TestValidConfigs(t *testing.T) {
@@ -319,43 +330,46 @@ func TestMustNewValid(t *testing.T) {
 	assert.Equal(t, "good", b.Name())
 }
 
-// --- CoarseClock ----------------------------------------------------------
+// New refuses an empty name, as the registry does: the name is what errors,
+// events and reports show.
+func TestNewRefusesAnEmptyName(t *testing.T) {
+	_, err := cb.New[int]("", cb.Config{})
+	require.ErrorIs(t, err, cb.ErrInvalidConfig)
+	var ce *cb.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "name", ce.Field)
 
-func TestNewCoarseClockRejectsNonPositiveResolution(t *testing.T) {
-	for _, res := range []time.Duration{0, -1, -time.Millisecond} {
-		t.Run(res.String(), func(t *testing.T) {
-			c, err := cb.NewCoarseClock(res)
-			require.Error(t, err)
-			assert.Nil(t, c)
-			assert.ErrorIs(t, err, cb.ErrInvalidConfig)
-			var ce *cb.ConfigError
-			require.ErrorAs(t, err, &ce)
-			assert.Equal(t, "resolution", ce.Field)
-			assert.Contains(t, err.Error(), "resolution = "+res.String())
-		})
-	}
+	_, err = cb.New[int]("", cb.Config{Buckets: -1})
+	assert.ErrorContains(t, err, "name")
+	assert.ErrorContains(t, err, "Buckets", "every fault is still reported")
 }
 
-// A CoarseClock advances on its own, and Stop is idempotent and freezes
-// it. (The real clock, polled in a bounded loop: nothing here asserts a
-// timing.)
-func TestCoarseClockAdvancesAndStops(t *testing.T) {
-	c, err := cb.NewCoarseClock(time.Millisecond)
-	require.NoError(t, err)
-	assert.Equal(t, time.Millisecond, c.Resolution())
-	first := c.Now()
-	require.Eventually(t, func() bool { return c.Now() > first }, 10*time.Second, time.Millisecond)
+// A nil *cbtest.Clock in Config.Clock (a non-nil interface holding a nil
+// pointer) is refused with the field named, instead of panicking later.
+func TestNewRefusesATypedNilClock(t *testing.T) {
+	var clk *cbtest.Clock
+	_, err := cb.New[int]("typed-nil", cb.Config{Clock: clk})
+	require.ErrorIs(t, err, cb.ErrInvalidConfig)
+	var ce *cb.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Clock", ce.Field)
+	assert.Contains(t, ce.Reason, "*cbtest.Clock")
+}
 
-	b, err := cb.New[int]("coarse", cb.Config{Clock: c})
-	require.NoError(t, err)
-	v, r := b.Execute(func() (int, error) { return 3, nil })
-	assert.Equal(t, 3, v)
-	assert.Equal(t, cb.Success, r.Outcome)
-	assert.Equal(t, uint64(1), b.Metrics().TotalCalls)
+// A count window alone, smaller than the default MinimumCalls, is valid:
+// MinimumCalls left zero becomes the window's size.
+func TestSmallCountWindowLowersTheDefaultMinimum(t *testing.T) {
+	throughEach(t, entryPoints, func(t *testing.T, via entryPoint) {
+		f := newRuleFixture(t, via, cb.Config{WindowCalls: 5, ConsecutiveFailures: cb.Off})
+		for range 4 {
+			f.fail()
+		}
+		assert.Equal(t, cb.Closed, f.b.State(), "4 calls: below the minimum of 5")
+		f.fail()
+		assert.Equal(t, cb.Open, f.b.State())
+		assert.Equal(t, cb.ReasonFailureRate, f.events[0].Reason)
+	})
 
-	c.Stop()
-	c.Stop()
-	assert.NotPanics(t, c.Stop)
-	frozen := c.Now()
-	require.Never(t, func() bool { return c.Now() != frozen }, 50*time.Millisecond, 5*time.Millisecond)
+	_, err := cb.New[int]("explicit", cb.Config{WindowCalls: 5, MinimumCalls: 6})
+	assert.ErrorIs(t, err, cb.ErrInvalidConfig, "an explicit minimum above the window is still refused")
 }

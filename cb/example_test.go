@@ -1,5 +1,7 @@
 package cb_test
 
+// Examples of the package documentation, each with its output checked.
+
 import (
 	"context"
 	"errors"
@@ -40,6 +42,25 @@ func ExampleBreaker_Execute() {
 	// failure db down
 	// failure db down
 	// true rejected true 1m0s
+}
+
+// Call returns what fn returns; rejected, an error matching ErrOpen.
+func ExampleBreaker_Call() {
+	clk := cbtest.NewClock()
+	prices := cb.MustNew[float64]("prices", cb.Config{ConsecutiveFailures: 1, OpenTimeout: time.Minute, Clock: clk})
+
+	price, err := prices.Call(func() (float64, error) { return 9.99, nil })
+	fmt.Println(price, err)
+
+	_, err = prices.Call(func() (float64, error) { return 0, errors.New("prices: timeout") })
+	fmt.Println(err)
+
+	_, err = prices.Call(func() (float64, error) { return 1, nil })
+	fmt.Println(errors.Is(err, cb.ErrOpen), err)
+	// Output:
+	// 9.99 <nil>
+	// prices: timeout
+	// true tripswitch: circuit "prices" is open
 }
 
 // ExecuteContext passes ctx to fn. A context already done is refused

@@ -99,6 +99,14 @@ const (
 	throughAllowDone                        // Allow, the call, then Done: nothing comes back
 )
 
+var (
+	// entryPoints are the four entry points.
+	entryPoints = []entryPoint{throughExecute, throughCall, throughExecuteContext, throughAllowDone}
+	// fnEntryPoints are those that run a function: where a panic can
+	// start (code between Allow and Done that panics never reaches Done).
+	fnEntryPoints = []entryPoint{throughExecute, throughCall, throughExecuteContext}
+)
+
 // String names the entry point, as its subtests are named.
 func (e entryPoint) String() string {
 	return [...]string{"Execute", "Call", "ExecuteContext", "AllowDone"}[e]
@@ -106,6 +114,16 @@ func (e entryPoint) String() string {
 
 // returnsResult reports whether the entry point returns a CallResult.
 func (e entryPoint) returnsResult() bool { return e == throughExecute || e == throughExecuteContext }
+
+// throughEach runs test once per entry point of eps, as a subtest named
+// after it: the same test for every entry point, as one runs the same
+// tests against every implementation of an interface.
+func throughEach(t *testing.T, eps []entryPoint, test func(t *testing.T, via entryPoint)) {
+	t.Helper()
+	for _, via := range eps {
+		t.Run(via.String(), func(t *testing.T) { test(t, via) })
+	}
+}
 
 // --- The rule fixture -----------------------------------------------------
 
@@ -118,6 +136,11 @@ type ruleFixture struct {
 	clk    testClock
 	b      *cb.Breaker[int]
 	events []cb.Transition
+	// open holds, for each call through Call or Allow/Done between its two
+	// readings of the totals (as fn returns, and after the call), what the
+	// calls nested in that span added to them: a call in the closing gap
+	// that the call's own end opens, say. They are not the call's own.
+	open []*totals
 }
 
 // newRuleFixture returns a fixture making its calls through via, on a
@@ -208,6 +231,12 @@ func (f *ruleFixture) do(c callSpec) result {
 	var took time.Duration
 	var admittedIn cb.State
 	var before cb.Metrics
+	var nested *totals
+	defer func() { // after a panic, as after counted
+		if n := len(f.open); nested != nil && n > 0 && f.open[n-1] == nested {
+			f.open = f.open[:n-1]
+		}
+	}()
 	fn := func() (int, error) {
 		ran++
 		start := f.clk.Now()
@@ -224,6 +253,8 @@ func (f *ruleFixture) do(c callSpec) result {
 		}
 		if derived {
 			before = f.b.Metrics()
+			nested = &totals{}
+			f.open = append(f.open, nested)
 		}
 		return c.v, c.err
 	}
@@ -251,7 +282,7 @@ func (f *ruleFixture) do(c callSpec) result {
 		}
 		require.Equal(f.t, c.v, v, "Call returns fn's value")
 		require.Equal(f.t, c.err, err, "Call returns fn's own error")
-		r = f.counted(c, admittedIn, before)
+		r = f.counted(c, admittedIn, before, nested)
 	case throughAllowDone:
 		p, err := f.b.Allow()
 		if err != nil {
@@ -260,11 +291,12 @@ func (f *ruleFixture) do(c callSpec) result {
 		}
 		require.Nil(f.t, c.panicValue, "code between Allow and Done that panics never reaches Done")
 		p.Done(fn())
-		r = f.counted(c, admittedIn, before)
+		r = f.counted(c, admittedIn, before, nested)
 	}
 	if r.Outcome == cb.Rejected {
 		require.Equal(f.t, 0, ran, "fn ran although the call was rejected")
 		require.Zero(f.t, r.Value)
+		f.addNested(totals{rejected: 1})
 	} else {
 		require.Equal(f.t, 1, ran, "fn did not run once although the call was admitted")
 		require.Equal(f.t, c.v, r.Value)
@@ -284,34 +316,99 @@ func (f *ruleFixture) refused(err error) result {
 	return result{CallResult: cb.CallResult[int]{Err: err, Outcome: cb.Rejected, State: oe.State, RetryAfter: oe.RetryAfter()}}
 }
 
+// totals are the lifetime totals of a Metrics, and its window's calls and
+// slow calls, or differences of them.
+type totals struct{ calls, failures, ignored, stale, rejected, window, slow int64 }
+
+func totalsOf(m cb.Metrics) totals {
+	return totals{
+		int64(m.TotalCalls), int64(m.TotalFailures), int64(m.TotalIgnored), int64(m.TotalStale), int64(m.TotalRejected),
+		int64(m.Calls), int64(m.SlowCalls),
+	}
+}
+
+func (a totals) minus(b totals) totals {
+	return totals{
+		a.calls - b.calls, a.failures - b.failures, a.ignored - b.ignored, a.stale - b.stale, a.rejected - b.rejected,
+		a.window - b.window, a.slow - b.slow,
+	}
+}
+
+// addNested adds d, what a call of f added to the totals, to the
+// innermost call of f whose span it fell in, if any.
+func (f *ruleFixture) addNested(d totals) {
+	if n := len(f.open); n > 0 {
+		o := f.open[n-1]
+		*o = totals{
+			o.calls + d.calls, o.failures + d.failures, o.ignored + d.ignored, o.stale + d.stale, o.rejected + d.rejected,
+			o.window + d.window, o.slow + d.slow,
+		}
+	}
+}
+
 // counted is the result of the call c, admitted in state through Call or
 // Allow/Done, read from the Metrics taken as fn returned (before) and
-// after the call.
-func (f *ruleFixture) counted(c callSpec, state cb.State, before cb.Metrics) result {
+// after the call, less what the calls nested in between added.
+func (f *ruleFixture) counted(c callSpec, state cb.State, before cb.Metrics, nested *totals) result {
 	f.t.Helper()
-	after := f.b.Metrics()
-	counted, failed := after.TotalCalls-before.TotalCalls, after.TotalFailures-before.TotalFailures
-	ignored, stale := after.TotalIgnored-before.TotalIgnored, after.TotalStale-before.TotalStale
-	require.Equal(f.t, uint64(1), counted+ignored+stale, "a call is exactly one of counted, ignored or stale")
-	require.Equal(f.t, before.TotalRejected, after.TotalRejected, "an admitted call is no rejection")
+	all := totalsOf(f.b.Metrics()).minus(totalsOf(before))
+	require.Same(f.t, nested, f.open[len(f.open)-1])
+	f.open = f.open[:len(f.open)-1]
+	f.addNested(all)
+	d := all.minus(*nested)
+	require.Equal(f.t, int64(1), d.calls+d.ignored+d.stale, "a call is exactly one of counted, ignored or stale")
+	require.Zero(f.t, d.rejected, "an admitted call is no rejection")
 	r := result{CallResult: cb.CallResult[int]{Value: c.v, Err: c.err, State: state, Duration: -1}, hides: hidesDuration}
 	switch {
-	case stale == 1:
+	case d.stale == 1:
 		r.Stale, r.Outcome = true, unshown
 		r.hides |= hidesOutcome
-	case ignored == 1:
+	case d.ignored == 1:
 		r.Outcome = cb.Ignored
-	case failed == 1:
+	case d.failures == 1:
 		r.Outcome = cb.Failure
 	default:
 		r.Outcome = cb.Success
 	}
-	if counted == 1 && after.Calls == before.Calls+1 {
-		r.Slow = after.SlowCalls == before.SlowCalls+1
+	if d.calls == 1 && d.window == 1 {
+		r.Slow = d.slow == 1
 	} else {
 		r.hides |= hidesSlow
 	}
 	return r
+}
+
+// assertSlow asserts r.Slow, where f's entry point shows it.
+func (f *ruleFixture) assertSlow(r result, want bool, msgAndArgs ...any) {
+	f.t.Helper()
+	if r.hides&hidesSlow == 0 {
+		assert.Equal(f.t, want, r.Slow, msgAndArgs...)
+	}
+}
+
+// assertDuration asserts r.Duration, where f's entry point shows it.
+func (f *ruleFixture) assertDuration(r result, want time.Duration, msgAndArgs ...any) {
+	f.t.Helper()
+	if r.hides&hidesDuration == 0 {
+		assert.Equal(f.t, want, r.Duration, msgAndArgs...)
+	}
+}
+
+// assertOutcome asserts r.Outcome, where f's entry point shows it.
+func (f *ruleFixture) assertOutcome(r result, want cb.Outcome, msgAndArgs ...any) {
+	f.t.Helper()
+	if r.hides&hidesOutcome == 0 {
+		assert.Equal(f.t, want, r.Outcome, msgAndArgs...)
+	}
+}
+
+// panics makes the call c through f.via and requires it to panic with
+// want: a panic in fn, or in the code that classifies its result, goes on
+// with its value.
+func (f *ruleFixture) panics(want any, c callSpec) {
+	f.t.Helper()
+	require.False(f.t, c.panicValue != nil && f.via == throughAllowDone, "Allow/Done runs no fn to panic in")
+	require.PanicsWithValue(f.t, want, func() { f.do(c) })
 }
 
 // at moves the fake clock to the reading d.
@@ -319,6 +416,13 @@ func (f *ruleFixture) at(d time.Duration) { f.clk.Set(d) }
 
 // m is the breaker's Metrics.
 func (f *ruleFixture) m() cb.Metrics { return f.b.Metrics() }
+
+// lastEvent is the last Transition the listener heard.
+func (f *ruleFixture) lastEvent() cb.Transition {
+	f.t.Helper()
+	require.NotEmpty(f.t, f.events)
+	return f.events[len(f.events)-1]
+}
 
 // trip fails calls until the breaker opens (at most 1000).
 func (f *ruleFixture) trip() {
