@@ -110,30 +110,36 @@ func TestAllocsExecuteSuccess(t *testing.T) {
 	}
 }
 
-// One failure then three successes: the failure path (streak, window sum,
-// rate evaluation) runs every fourth call, and the breaker never trips
-// (a 25% failure rate, a streak of one).
-func TestAllocsExecuteFailureNotTripping(t *testing.T) {
+// One failure then three successes, through Execute and through Call: the
+// failure path (streak, window sum, rate evaluation) runs every fourth
+// call, and the breaker never trips (a 25% failure rate, a streak of one).
+func TestAllocsFailureNotTripping(t *testing.T) {
+	calls := map[string]func(b *cb.Breaker[int], fn func() (int, error)){
+		"Execute": func(b *cb.Breaker[int], fn func() (int, error)) { b.Execute(fn) },
+		"Call":    func(b *cb.Breaker[int], fn func() (int, error)) { _, _ = b.Call(fn) },
+	}
 	for _, c := range allocConfigs(t) {
-		t.Run(c.name, func(t *testing.T) {
-			b := cb.MustNew[int]("alloc", c.cfg)
-			i := 0
-			op := func() {
-				if c.tick != nil {
-					c.tick()
+		for name, call := range calls {
+			t.Run(c.name+"/"+name, func(t *testing.T) {
+				b := cb.MustNew[int]("alloc", c.cfg)
+				i := 0
+				op := func() {
+					if c.tick != nil {
+						c.tick()
+					}
+					if i%4 == 0 {
+						call(b, fnFail)
+					} else {
+						call(b, fnOK)
+					}
+					i++
 				}
-				if i%4 == 0 {
-					b.Execute(fnFail)
-				} else {
-					b.Execute(fnOK)
-				}
-				i++
-			}
-			assert.Zero(t, allocsOf(op))
-			m := b.Metrics()
-			require.Equal(t, cb.Closed, m.State, "the failures must not trip")
-			assert.Equal(t, uint64(2*allocRuns/4), m.TotalFailures, "the failure path ran")
-		})
+				assert.Zero(t, allocsOf(op))
+				m := b.Metrics()
+				require.Equal(t, cb.Closed, m.State, "the failures must not trip")
+				assert.Equal(t, uint64(2*allocRuns/4), m.TotalFailures, "the failure path ran")
+			})
+		}
 	}
 }
 
@@ -158,7 +164,7 @@ func TestAllocsExecuteFailureOnly(t *testing.T) {
 	}
 }
 
-func TestAllocsExecuteRejectedForcedOpen(t *testing.T) {
+func TestAllocsRejectedForcedOpen(t *testing.T) {
 	for _, c := range allocConfigs(t) {
 		t.Run(c.name, func(t *testing.T) {
 			b := cb.MustNew[int]("alloc", c.cfg)
@@ -173,9 +179,10 @@ func TestAllocsExecuteRejectedForcedOpen(t *testing.T) {
 			}
 			assert.Zero(t, allocsOf(op))
 			assert.Zero(t, allocsOf(func() { _, _ = b.Allow() }), "Allow rejected")
+			assert.Zero(t, allocsOf(func() { _, _ = b.Call(fnOK) }), "Call rejected")
 			m := b.Metrics()
 			require.Equal(t, cb.Open, m.State)
-			assert.Equal(t, uint64(4*allocRuns), m.TotalRejected)
+			assert.Equal(t, uint64(6*allocRuns), m.TotalRejected)
 			assert.Zero(t, m.TotalCalls)
 		})
 	}
@@ -183,7 +190,7 @@ func TestAllocsExecuteRejectedForcedOpen(t *testing.T) {
 
 // Open by tripping, within its open timeout (60s by default: far longer
 // than the test; the fake clock moves 7ms a call, 14s in all).
-func TestAllocsExecuteRejectedTimedOpen(t *testing.T) {
+func TestAllocsRejectedTimedOpen(t *testing.T) {
 	for _, c := range allocConfigs(t) {
 		t.Run(c.name, func(t *testing.T) {
 			b := cb.MustNew[int]("alloc", c.cfg)
@@ -197,10 +204,11 @@ func TestAllocsExecuteRejectedTimedOpen(t *testing.T) {
 			}
 			assert.Zero(t, allocsOf(op))
 			assert.Zero(t, allocsOf(func() { _, _ = b.Allow() }), "Allow rejected")
+			assert.Zero(t, allocsOf(func() { _, _ = b.Call(fnOK) }), "Call rejected")
 			m := b.Metrics()
 			require.Equal(t, cb.Open, m.State)
 			assert.False(t, m.Forced)
-			assert.Equal(t, uint64(4*allocRuns), m.TotalRejected)
+			assert.Equal(t, uint64(6*allocRuns), m.TotalRejected)
 		})
 	}
 }
@@ -246,33 +254,6 @@ func TestAllocsExecuteContextSuccess(t *testing.T) {
 			m := b.Metrics()
 			require.Equal(t, cb.Closed, m.State)
 			assert.Equal(t, uint64(4*allocRuns), m.TotalCalls)
-		})
-	}
-}
-
-// Call allocates nothing, succeeding, failing or rejected.
-func TestAllocsCall(t *testing.T) {
-	for _, c := range allocConfigs(t) {
-		t.Run(c.name, func(t *testing.T) {
-			b := cb.MustNew[int]("alloc", c.cfg)
-			i := 0
-			op := func() {
-				if c.tick != nil {
-					c.tick()
-				}
-				if i%4 == 0 {
-					_, _ = b.Call(fnFail)
-				} else {
-					_, _ = b.Call(fnOK)
-				}
-				i++
-			}
-			assert.Zero(t, allocsOf(op))
-			require.Equal(t, cb.Closed, b.State())
-
-			b.ForceOpen()
-			assert.Zero(t, allocsOf(func() { _, _ = b.Call(fnOK) }))
-			assert.Equal(t, uint64(allocRuns*2), b.Metrics().TotalRejected)
 		})
 	}
 }

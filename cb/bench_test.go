@@ -1,5 +1,9 @@
 package cb_test
 
+// Benchmarks of the entry points on the hot paths: closed successes,
+// half-failing calls, rejections, Allow/Done and Call, against the floors
+// of a plain call and a shared atomic add.
+
 import (
 	"errors"
 	"sync/atomic"

@@ -1,5 +1,7 @@
 package cb
 
+// Hooks into the breaker that only tests use.
+
 // SetClosingHook makes f run in b's closing gap: after the CAS that closes
 // b and before the close completes. Tests use it to place a call exactly
 // there.

@@ -57,7 +57,7 @@ const (
 	numClassify
 )
 
-// fuzzKind is one kind of call result and the outcome the design gives it
+// fuzzKind is one kind of call result and the outcome the rules give it
 // under each classification mode: this table is the harness' statement of
 // the classification rules, which the model does not know.
 type fuzzKind struct {
@@ -385,7 +385,7 @@ type allowRecord struct {
 type subject interface {
 	clock() *cbtest.Clock
 	// call makes an Execute (ExecuteContext, or Call) whose fn runs body,
-	// then panics if panics, and whose outcome the design says is want.
+	// then panics if panics, and whose outcome the rules say is want.
 	call(via callVia, body func() (int, error), panics bool, want cb.Outcome) callRecord
 	refused() callRecord
 	allow() allowRecord
@@ -685,9 +685,9 @@ func (s *modelSubject) force(which int) {
 	[...]func(){s.m.ForceOpen, s.m.ForceClosed, s.m.ForceHalfOpen, s.m.Reset}[which]()
 }
 
-// FuzzBreaker is the differential fuzz target of design.md §4: a byte
-// string decodes to a config and a sequence of operations, applied to the
-// breaker and to the reference model, which must agree after every step.
+// FuzzBreaker is the differential fuzz target: a byte string decodes to a
+// config and a sequence of operations, applied to the breaker and to the
+// reference model, which must agree after every step.
 func FuzzBreaker(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
@@ -814,7 +814,7 @@ func ok(s seed) seed    { return s.exec(kOK, dZero) }
 func fail(s seed) seed  { return s.exec(kFail, dZero) }
 func allow(s seed) seed { return s.allow() }
 
-// fuzzSeeds cover each rule of design.md §3 at least once.
+// fuzzSeeds cover each rule of the package documentation at least once.
 func fuzzSeeds() [][]byte {
 	base := seedConfig{}
 	fast := seedConfig{consecutive: consec1, open: open1ms, success: succ1, halfOpen: half10s}

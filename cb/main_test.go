@@ -1,5 +1,8 @@
 package cb_test
 
+// Goroutines: a breaker runs none of its own, so no test may leave one
+// behind.
+
 import (
 	"testing"
 
