@@ -1,10 +1,11 @@
 package cb_test
 
 // Allocation: Execute, Call, ExecuteContext, Allow and Done allocate
-// nothing, succeeding, failing or rejected. Each case runs its operation allocRuns times inside one AllocsPerRun
-// run, so that a single allocation anywhere in those calls (a rotation, a
-// failure path's scan) fails the test: AllocsPerRun divides the mallocs
-// by its run count, which would hide an occasional one.
+// nothing, succeeding, failing or rejected. Each case runs its operation
+// allocRuns times inside one AllocsPerRun run, so that a single
+// allocation anywhere in those calls (a rotation, a failure path's scan)
+// fails the test: AllocsPerRun divides the mallocs by its run count,
+// which would hide an occasional one.
 //
 // AllocsPerRun counts the mallocs of the whole process, so nothing else
 // may allocate meanwhile: a CoarseClock's goroutine is seen running (its

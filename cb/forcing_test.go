@@ -73,16 +73,18 @@ func TestForceOpenHolds(t *testing.T) {
 // ForceOpen on a breaker already open (by a trip) holds it, and says so.
 // A ForceOpen that changes nothing (already held open) tells nothing.
 func TestForceOpenOnAnOpenBreakerIsAnEvent(t *testing.T) {
-	f := newRuleFixture(t, throughExecute, cb.Config{ConsecutiveFailures: 1})
-	f.fail()
-	require.Len(t, f.events, 1)
-	f.b.ForceOpen()
-	require.Len(t, f.events, 2)
-	assert.Equal(t, cb.Transition{Name: "rules", From: cb.Open, To: cb.Open, Generation: 2, Reason: cb.ReasonForcedOpen}, f.events[1])
-	assert.True(t, f.m().Forced)
-	f.b.ForceOpen()
-	assert.Len(t, f.events, 2, "already held open: no change, no event")
-	assert.Equal(t, uint64(3), f.m().Generation, "but a new generation, as every Force makes")
+	throughEach(t, entryPoints, func(t *testing.T, via entryPoint) {
+		f := newRuleFixture(t, via, cb.Config{ConsecutiveFailures: 1})
+		f.fail()
+		require.Len(t, f.events, 1)
+		f.b.ForceOpen()
+		require.Len(t, f.events, 2)
+		assert.Equal(t, cb.Transition{Name: "rules", From: cb.Open, To: cb.Open, Generation: 2, Reason: cb.ReasonForcedOpen}, f.events[1])
+		assert.True(t, f.m().Forced)
+		f.b.ForceOpen()
+		assert.Len(t, f.events, 2, "already held open: no change, no event")
+		assert.Equal(t, uint64(3), f.m().Generation, "but a new generation, as every Force makes")
+	})
 }
 
 // Forcing open makes the probes in flight stale.

@@ -179,7 +179,7 @@ func newRuleFixture(t *testing.T, via entryPoint, cfg cb.Config, opts ...cb.Opti
 // slowness of a call that does not enter the window, or the outcome of a
 // stale call: hides says which, and those fields hold values no call has
 // (a negative Duration, the Outcome unshown), so that reading them by
-// mistake fails; assertSlow and assertOutcome skip them.
+// mistake fails; assertDuration, assertSlow and assertOutcome skip them.
 type result struct {
 	cb.CallResult[int]
 	hides hidden
@@ -224,6 +224,10 @@ func (f *ruleFixture) fail() result { f.t.Helper(); return f.call(0, errBoom) }
 // it. It checks that fn ran exactly when the call was admitted, that the
 // result carries fn's value and error and the time fn took, and, where the
 // result is read from Metrics, that the call was counted exactly once.
+// Through Call and Allow/Done it reads Metrics as fn starts and as it
+// returns, which changes nothing the call decides: a reading makes only
+// the transitions already due at that instant, dated at their deadlines,
+// which the next look would make all the same.
 func (f *ruleFixture) do(c callSpec) result {
 	f.t.Helper()
 	derived := !f.via.returnsResult()
