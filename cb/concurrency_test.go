@@ -1853,3 +1853,38 @@ func TestStressListenerMirroringByGenerationEndsOnTheState(t *testing.T) {
 		}
 	}
 }
+
+// When probes succeed together and one of them closes the breaker, the
+// success streak restarts at the close with the closing probe counted once
+// and the losers (stale) not at all: two closed successes later it reads
+// exactly 2, however the probes raced the close.
+func TestStressSuccessStreakAfterRacingProbesClose(t *testing.T) {
+	const probes = 16
+	rounds := 20000
+	if testing.Short() {
+		rounds = 1000
+	}
+	b := cb.MustNew[int]("streak", cb.Config{SuccessThreshold: 1, HalfOpenMaxCalls: probes, ConsecutiveFailures: 1})
+	bad := 0
+	for range rounds {
+		b.ForceHalfOpen()
+		permits := make([]cb.Permit[int], probes)
+		for i := range permits {
+			p, err := b.Allow()
+			require.NoError(t, err)
+			permits[i] = p
+		}
+		var wg sync.WaitGroup
+		for i := range permits {
+			wg.Go(func() { permits[i].Done(1, nil) })
+		}
+		wg.Wait()
+		require.Equal(t, cb.Closed, b.State())
+		b.Execute(fnOK)
+		b.Execute(fnOK)
+		if b.Metrics().ConsecutiveSuccesses != 2 {
+			bad++
+		}
+	}
+	assert.Zero(t, bad, "the success streak was off in %d of %d rounds", bad, rounds)
+}

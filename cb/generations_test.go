@@ -272,3 +272,31 @@ func TestCallInTheClosingGapIsJudgedOnTheNewGeneration(t *testing.T) {
 		}
 	})
 }
+
+// The probe that closes a breaker is counted once, whoever completes the
+// close: here another probe, ending in the closing gap, finds the close
+// under way, completes it, and is stale itself. The success streak then
+// restarts with the close.
+func TestClosingProbeCountedOnceWhoeverCompletesTheClose(t *testing.T) {
+	b := cb.MustNew[int]("gap", cb.Config{SuccessThreshold: 1, HalfOpenMaxCalls: 2, ConsecutiveFailures: 1})
+	b.ForceHalfOpen()
+	first, err := b.Allow()
+	require.NoError(t, err)
+	second, err := b.Allow()
+	require.NoError(t, err)
+	cb.SetClosingHook(b, func() {
+		cb.SetClosingHook(b, nil)
+		second.Done(1, nil)
+		m := b.Metrics()
+		assert.Equal(t, cb.Closed, m.State, "the gap's probe completed the close")
+		assert.Equal(t, uint64(1), m.TotalStale, "and was stale")
+		assert.Equal(t, uint64(1), m.TotalCalls, "the closing probe is counted by the close")
+	})
+	first.Done(1, nil)
+	m := b.Metrics()
+	assert.Equal(t, uint64(1), m.TotalCalls, "counted once")
+	assert.Equal(t, uint64(0), m.ConsecutiveSuccesses, "the streak restarts at the close")
+	b.Execute(fnOK)
+	b.Execute(fnOK)
+	assert.Equal(t, uint64(2), b.Metrics().ConsecutiveSuccesses)
+}

@@ -162,11 +162,13 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 				return false
 			}
 		case w.probeSuccesses()+1 >= b.s.successThreshold:
-			b.probes[ring.Success].Inc()
-			if b.close(w, w.nextGen(closing, false, 0), now, ReasonProbesSucceeded) {
+			// The closing word carries this probe's success, which the
+			// close's one clear counts (see clearFor): counted here, the
+			// restarted success streak could include or miss it depending
+			// on who completes the close first.
+			if b.close(w, w.nextGen(closing, false, 0).withProbeSuccesses(1), now, ReasonProbesSucceeded) {
 				return false
 			}
-			b.probes[ring.Success].Dec() // not this probe's close after all: look again
 		case b.cas(w, w.withProbeSuccesses(w.probeSuccesses()+1)):
 			b.probes[ring.Success].Inc()
 			b.probeStreak(false)

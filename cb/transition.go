@@ -3,6 +3,8 @@ package cb
 import (
 	"runtime"
 	"time"
+
+	"github.com/tripswitch/tripswitch/cb/internal/ring"
 )
 
 // The state machine: every change of the state word but a probe permit,
@@ -128,6 +130,12 @@ func (b *core) force(f forcing, reason Reason) {
 	now := b.now()
 	for {
 		w := b.load()
+		if w.state() == closing {
+			// Completed first, so that every closing word is cleared once
+			// and the success of a probe that closed is counted.
+			b.completeClose(w, now)
+			continue
+		}
 		switch f {
 		case closeFresh:
 			if b.close(w, w.nextGen(closing, false, 0), now, reason) {
@@ -192,6 +200,9 @@ func (b *core) clearFor(w word, now time.Duration) {
 				b.tw.Clear(now)
 			} else {
 				b.cw.Clear()
+			}
+			if w.probeSuccesses() != 0 {
+				b.probes[ring.Success].Inc() // the success of the probe that closed (see countProbe)
 			}
 			b.streak.Store(streakOf(w))
 			b.markSuccesses(nil)

@@ -51,8 +51,9 @@ func (w word) public() State {
 }
 
 // settled is a closing word with its close completed: the same
-// generation, admitting calls.
-func (w word) settled() word { return w &^ 3 }
+// generation, admitting calls. A closing word made by a probe carries its
+// success in the probe-success field until the close's clear counts it.
+func (w word) settled() word { return w &^ (3 | fieldMask<<probeOKShift) }
 
 // nextGen is the word of a new generation in state s, with no permits taken.
 func (w word) nextGen(s State, forced bool, level uint) word {
