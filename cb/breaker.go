@@ -8,6 +8,7 @@ import (
 
 	"github.com/tripswitch/tripswitch/cb/internal/clock"
 	"github.com/tripswitch/tripswitch/cb/internal/ring"
+	"github.com/tripswitch/tripswitch/internal/fanout"
 )
 
 // Breaker is a circuit breaker for calls returning a T. Make one with New
@@ -48,6 +49,12 @@ type core struct {
 	// reappear in it. Probes are rare, so the counters are not striped.
 	probes [4]atomic.Uint64
 	dates  dates
+	// transitions counts the changes told to listeners, by reason (each
+	// reason has one destination state), so that a change shorter than
+	// the time between two scrapes still shows.
+	transitions [numReasons]atomic.Uint64
+	listeners   fanout.Set[Transition]
+	created     time.Time // wall clock, for exporters' created timestamps
 
 	name     string
 	s        settings
@@ -92,6 +99,10 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 		clock:    cfg.Clock,
 		counters: ring.NewStripes(),
 	}}
+	b.created = time.Now()
+	if s.onStateChange != nil {
+		b.listeners.Add(s.onStateChange)
+	}
 	b.openErr = &OpenError{Name: name, State: Open, b: &b.core}
 	b.probeErr = &OpenError{Name: name, State: HalfOpen, b: &b.core}
 	if c, ok := cfg.Clock.(*CoarseClock); ok {
@@ -124,6 +135,11 @@ func MustNew[T any](name string, cfg Config, opts ...Option[T]) *Breaker[T] {
 
 // Name returns the name the breaker was made with.
 func (b *core) Name() string { return b.name }
+
+// Created returns when the breaker was made, by the wall clock, for
+// exporters' created timestamps. It is not in Metrics, which is a function
+// of Config.Clock alone (and so exact under a fake clock).
+func (b *core) Created() time.Time { return b.created }
 
 // now reads the configured clock. A CoarseClock is read inline; the
 // others cost a call, which their reading dwarfs.

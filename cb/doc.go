@@ -46,8 +46,11 @@
 // is atomic: no call of the new closed generation is judged on the old
 // window or failure streak, however it races the close.
 //
-// Events: OnStateChange hears every change of state or of the forced flag
-// (ForceOpen on a breaker open by a trip is one), with a Reason. Each
+// Events: OnStateChange, and every listener added with Subscribe, hears
+// every change of state or of the forced flag (ForceOpen on a breaker open
+// by a trip is one), with a Reason; Metrics.Transitions counts them by
+// reason, so exporters see even a change shorter than their scrape
+// interval. Each
 // event is delivered by the goroutine whose CAS made the change, after
 // it; changes made in quick succession by different goroutines may
 // therefore arrive out of order, and Transition.Generation orders them. A

@@ -37,6 +37,7 @@ const (
 	ReasonForcedClosed                          // ForceClosed
 	ReasonForcedHalfOpen                        // ForceHalfOpen
 	ReasonReset                                 // Reset
+	numReasons
 )
 
 var reasonNames = [...]string{
@@ -52,6 +53,40 @@ var reasonNames = [...]string{
 	ReasonForcedClosed:        "forced closed",
 	ReasonForcedHalfOpen:      "forced half-open",
 	ReasonReset:               "reset",
+}
+
+// reasonTo is the state each reason leads to.
+var reasonTo = [...]State{
+	ReasonConsecutiveFailures: Open,
+	ReasonFailureRate:         Open,
+	ReasonSlowCallRate:        Open,
+	ReasonOpenTimeout:         HalfOpen,
+	ReasonProbeFailed:         Open,
+	ReasonProbeSlow:           Open,
+	ReasonHalfOpenTimeout:     Open,
+	ReasonProbesSucceeded:     Closed,
+	ReasonForcedOpen:          Open,
+	ReasonForcedClosed:        Closed,
+	ReasonForcedHalfOpen:      HalfOpen,
+	ReasonReset:               Closed,
+}
+
+// Reasons lists every Reason, in order.
+func Reasons() []Reason {
+	rs := make([]Reason, 0, numReasons-1)
+	for r := Reason(1); r < numReasons; r++ {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// To is the state a transition for this reason leads to (Closed for the
+// zero or an unknown Reason, which no transition carries).
+func (r Reason) To() State {
+	if r == 0 || r >= numReasons {
+		return Closed
+	}
+	return reasonTo[r]
 }
 
 // String returns the reason in words, such as "failure rate".

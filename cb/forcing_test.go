@@ -166,6 +166,8 @@ func scenario(t *testing.T, f *ruleFixture) cb.Metrics {
 		FailureRate: 3.0 / 6, SlowCallRate: 1.0 / 6,
 		ConsecutiveFailures: 4, ConsecutiveSuccesses: 0,
 		TotalCalls: 7, TotalFailures: 4, TotalRejected: 1, TotalIgnored: 1, TotalStale: 1,
+		TotalSlowCalls: 1,
+		Transitions:    transitions(cb.ReasonConsecutiveFailures, cb.ReasonOpenTimeout, cb.ReasonProbeFailed, cb.ReasonForcedOpen),
 	}, m)
 	return m
 }
@@ -185,10 +187,13 @@ func TestForceClosedAndResetKeepOnlyTotals(t *testing.T) {
 				f.clk.Advance(time.Minute)
 				op(f.b)
 				m := f.m()
+				tr := before.Transitions
+				tr[map[string]cb.Reason{"ForceClosed": cb.ReasonForcedClosed, "Reset": cb.ReasonReset}[name]]++
 				assert.Equal(t, cb.Metrics{
 					Name: "rules", State: cb.Closed, Generation: before.Generation + 1,
 					TotalCalls: before.TotalCalls, TotalFailures: before.TotalFailures,
 					TotalRejected: before.TotalRejected, TotalIgnored: before.TotalIgnored, TotalStale: before.TotalStale,
+					TotalSlowCalls: before.TotalSlowCalls, Transitions: tr,
 				}, m)
 				// Not held closed: it trips as usual, and the backoff restarted.
 				f.fail()

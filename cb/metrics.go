@@ -33,6 +33,12 @@ type Metrics struct {
 	TotalRejected uint64 `json:"total_rejected"`
 	TotalIgnored  uint64 `json:"total_ignored"`
 	TotalStale    uint64 `json:"total_stale"`
+	// TotalSlowCalls counts the counted calls that were slow, successes
+	// and failures, probes included.
+	TotalSlowCalls uint64 `json:"total_slow_calls"`
+	// Transitions counts the breaker's changes of state or forced flag,
+	// by reason, since it was made (Reset keeps them).
+	Transitions TransitionCounts `json:"transitions"`
 
 	// HalfOpenInFlight is the number of probes admitted and not yet
 	// finished in the current half-open episode.
@@ -104,6 +110,8 @@ func (b *core) Metrics() Metrics {
 		TotalIgnored:  b.counters.Tally(ring.Ignored),
 		TotalStale:    b.counters.Tally(ring.Stale),
 
+		TotalSlowCalls: sums.Slow() + probes.Slow(),
+
 		ConsecutiveFailures: b.streak.Load() & maxStreak,
 	}
 	if w.state() == HalfOpen {
@@ -111,6 +119,9 @@ func (b *core) Metrics() Metrics {
 		m.ConsecutiveSuccesses = w.probeSuccesses()
 	} else if n, mark := sums.Successes()+probes.Successes(), b.successBase.Load(); n > mark {
 		m.ConsecutiveSuccesses = n - mark
+	}
+	for r := range b.transitions {
+		m.Transitions[r] = b.transitions[r].Load()
 	}
 	if m.Calls > 0 {
 		m.FailureRate = float64(m.Failures) / float64(m.Calls)
@@ -126,4 +137,67 @@ func (b *core) Metrics() Metrics {
 		m.RetryAfter = b.retryAfter(w, now)
 	}
 	return m
+}
+
+// TransitionCounts counts transitions by Reason. Each reason leads to one
+// state (Reason.To), so the counts also say how often the breaker entered
+// each state. JSON gives an object keyed by the reasons' words.
+type TransitionCounts [numReasons]uint64
+
+// By returns the count of transitions for reason r.
+func (c TransitionCounts) By(r Reason) uint64 {
+	if int(r) >= len(c) {
+		return 0
+	}
+	return c[r]
+}
+
+// To returns the count of transitions into state s (forced-flag changes
+// that keep the state included: ForceOpen on an open breaker counts as
+// one into Open).
+func (c TransitionCounts) To(s State) uint64 {
+	var n uint64
+	for _, r := range Reasons() {
+		if r.To() == s {
+			n += c[r]
+		}
+	}
+	return n
+}
+
+// Total returns the count of all transitions.
+func (c TransitionCounts) Total() uint64 {
+	var n uint64
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+// MarshalJSON encodes the counts as an object with every reason's words
+// as a key.
+func (c TransitionCounts) MarshalJSON() ([]byte, error) {
+	m := make(map[string]uint64, numReasons-1)
+	for _, r := range Reasons() {
+		m[r.String()] = c[r]
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes; unknown reasons are an
+// error.
+func (c *TransitionCounts) UnmarshalJSON(data []byte) error {
+	var m map[string]uint64
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*c = TransitionCounts{}
+	for k, v := range m {
+		var r Reason
+		if err := r.UnmarshalText([]byte(k)); err != nil {
+			return err
+		}
+		c[r] = v
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func TestMetricsEveryField(t *testing.T) {
 			Calls: 5, Successes: 3, Failures: 2, SlowCalls: 2,
 			FailureRate: 0.4, SlowCallRate: 0.4,
 			ConsecutiveFailures: 0, ConsecutiveSuccesses: 1,
-			TotalCalls: 5, TotalFailures: 2, TotalIgnored: 1,
+			TotalCalls: 5, TotalFailures: 2, TotalIgnored: 1, TotalSlowCalls: 2,
 			StateSince: 5 * time.Second,
 		}, f.m(), "closed")
 
@@ -57,8 +57,9 @@ func TestMetricsEveryField(t *testing.T) {
 			Calls: 8, Successes: 3, Failures: 5, SlowCalls: 2,
 			FailureRate: 5.0 / 8, SlowCallRate: 2.0 / 8,
 			ConsecutiveFailures: 3, ConsecutiveSuccesses: 0,
-			TotalCalls: 8, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1,
-			StateSince: 2 * time.Second, RetryAfter: time.Second,
+			TotalCalls: 8, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1, TotalSlowCalls: 2,
+			Transitions: transitions(cb.ReasonConsecutiveFailures),
+			StateSince:  2 * time.Second, RetryAfter: time.Second,
 		}, f.m(), "open")
 
 		f.at(12500 * ms) // half-open since 8s: gen 2
@@ -72,7 +73,8 @@ func TestMetricsEveryField(t *testing.T) {
 			Calls: 5, Successes: 1, Failures: 4, SlowCalls: 1,
 			FailureRate: 4.0 / 5, SlowCallRate: 1.0 / 5,
 			ConsecutiveFailures: 0, ConsecutiveSuccesses: 1,
-			TotalCalls: 9, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1,
+			TotalCalls: 9, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1, TotalSlowCalls: 2,
+			Transitions:      transitions(cb.ReasonConsecutiveFailures, cb.ReasonOpenTimeout),
 			HalfOpenInFlight: 1, StateSince: 4500 * ms,
 		}, f.m(), "half-open")
 
@@ -80,14 +82,16 @@ func TestMetricsEveryField(t *testing.T) {
 		f.at(13500 * ms)
 		assert.Equal(t, cb.Metrics{
 			Name: "rules", State: cb.Closed, Generation: 3,
-			TotalCalls: 10, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1,
-			StateSince: time.Second,
+			TotalCalls: 10, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1, TotalSlowCalls: 2,
+			Transitions: transitions(cb.ReasonConsecutiveFailures, cb.ReasonOpenTimeout, cb.ReasonProbesSucceeded),
+			StateSince:  time.Second,
 		}, f.m(), "closed again")
 
 		f.b.ForceOpen()
 		assert.Equal(t, cb.Metrics{
 			Name: "rules", State: cb.Open, Forced: true, Generation: 4,
-			TotalCalls: 10, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1,
+			TotalCalls: 10, TotalFailures: 5, TotalRejected: 1, TotalIgnored: 1, TotalSlowCalls: 2,
+			Transitions: transitions(cb.ReasonConsecutiveFailures, cb.ReasonOpenTimeout, cb.ReasonProbesSucceeded, cb.ReasonForcedOpen),
 		}, f.m(), "forced open")
 	})
 }
@@ -112,7 +116,7 @@ func TestMetricsJSON(t *testing.T) {
 		"calls", "consecutive_failures", "consecutive_successes", "failure_rate", "failures",
 		"forced", "generation", "half_open_in_flight", "name", "retry_after_seconds", "slow_call_rate",
 		"slow_calls", "state", "state_since_seconds", "successes", "total_calls", "total_failures",
-		"total_ignored", "total_rejected", "total_stale",
+		"total_ignored", "total_rejected", "total_slow_calls", "total_stale", "transitions",
 	}, keys)
 	assert.Equal(t, "half-open", got["state"])
 	assert.Equal(t, "rules", got["name"])

@@ -1,6 +1,9 @@
 package cb
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // State is the position of a breaker in its cycle.
 type State uint8
@@ -80,6 +83,8 @@ type Circuit interface {
 	ForceClosed()
 	ForceHalfOpen()
 	Reset()
+	Subscribe(f func(Transition)) (unsubscribe func())
+	Created() time.Time
 }
 
 var _ Circuit = (*Breaker[int])(nil)

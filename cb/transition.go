@@ -31,11 +31,11 @@ func (b *core) transitioned(from, to word, start time.Duration, reason Reason) {
 		deadline = noDeadline
 	}
 	b.dates.publish(to.gen(), start, deadline)
-	if (from.public() == to.public() && from.forced() == to.forced()) || b.s.onStateChange == nil {
-		return
+	if from.public() == to.public() && from.forced() == to.forced() {
+		return // a new generation, but nothing a listener would see changed
 	}
-	defer func() { _ = recover() }() // a listener's panic must not break the breaker
-	b.s.onStateChange(Transition{Name: b.name, From: from.public(), To: to.public(), Generation: to.gen(), Reason: reason})
+	b.transitions[reason].Inc()
+	b.listeners.Tell(Transition{Name: b.name, From: from.public(), To: to.public(), Generation: to.gen(), Reason: reason})
 }
 
 // openFor is the open time at backoff level l.

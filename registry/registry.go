@@ -14,6 +14,7 @@ import (
 	"go.uber.org/atomic"
 
 	"github.com/tripswitch/tripswitch/cb"
+	"github.com/tripswitch/tripswitch/internal/fanout"
 )
 
 // ErrTypeMismatch matches, with errors.Is, the error of a Get or Wrap whose
@@ -67,6 +68,10 @@ type Registry struct {
 
 	evicted atomic.Uint64
 	refused atomic.Uint64
+
+	// listeners hear the transitions of every breaker the registry makes:
+	// each breaker is subscribed to tell them when it is made.
+	listeners fanout.Set[cb.Transition]
 }
 
 // entry is one registered breaker with what a later Get checks against.
@@ -149,6 +154,7 @@ func makeNew[T any](r *Registry, name string, cfg cb.Config, opts []cb.Option[T]
 	if err != nil {
 		return nil, err
 	}
+	b.Subscribe(r.listeners.Tell)
 	e := &entry{circuit: b, typ: reflect.TypeFor[T](), cfg: cfg}
 	if r.idle > 0 {
 		e.seen = r.clock.Now()

@@ -34,7 +34,8 @@ type Model struct {
 	failStreak uint64
 	succStreak uint64
 
-	totalCalls, totalFailures, totalRejected, totalIgnored, totalStale uint64
+	totalCalls, totalFailures, totalRejected, totalIgnored, totalStale, totalSlow uint64
+	transitions                                                                   cb.TransitionCounts
 
 	// pending holds the transitions made under the lock, for the listener
 	// to hear once it is released.
@@ -174,7 +175,11 @@ func (m *Model) moveTo(s cb.State, forced bool, at time.Duration, reason cb.Reas
 	m.state, m.forced, m.since = s, forced, at
 	m.gen++
 	m.issued, m.probeOK, m.deadline = 0, 0, endOfTime
-	if (from != s || wasForced != forced) && m.s.onStateChange != nil {
+	if from == s && wasForced == forced {
+		return
+	}
+	m.transitions[reason]++
+	if m.s.onStateChange != nil {
 		m.pending = append(m.pending, cb.Transition{Name: m.s.name, From: from, To: s, Generation: m.gen, Reason: reason})
 	}
 }
@@ -320,8 +325,11 @@ func (m *Model) End(t *Ticket, o cb.Outcome, err error) Result {
 }
 
 // count adds a counted outcome to the lifetime totals and the streaks.
-func (m *Model) count(failure bool) {
+func (m *Model) count(failure, slow bool) {
 	m.totalCalls++
+	if slow {
+		m.totalSlow++
+	}
 	if failure {
 		m.totalFailures++
 		m.failStreak = min(m.failStreak+1, cb.MaxConsecutiveFailures)
@@ -335,7 +343,7 @@ func (m *Model) count(failure bool) {
 // endClosed counts an outcome of the current closed generation and trips
 // when a rule says so.
 func (m *Model) endClosed(failure, slow bool, now time.Duration) {
-	m.count(failure)
+	m.count(failure, slow)
 	m.window = append(m.window, entry{bucket: m.bucket(now), failure: failure, slow: slow})
 	if m.s.windowCalls > 0 && len(m.window) > m.s.windowCalls {
 		m.window = m.window[1:]
@@ -361,7 +369,7 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 // (or, with slow-call tracking on, a slow success) reopens with a longer
 // open time, SuccessThreshold successes close.
 func (m *Model) endProbe(failure, slow bool, now time.Duration) {
-	m.count(failure)
+	m.count(failure, slow)
 	if failure || slow {
 		m.succStreak = 0
 		m.backoff()
@@ -445,6 +453,8 @@ func (m *Model) Metrics() cb.Metrics {
 		TotalRejected:        m.totalRejected,
 		TotalIgnored:         m.totalIgnored,
 		TotalStale:           m.totalStale,
+		TotalSlowCalls:       m.totalSlow,
+		Transitions:          m.transitions,
 		StateSince:           max(subSat(now, m.since), 0),
 	}
 	if calls > 0 {
