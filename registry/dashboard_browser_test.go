@@ -221,8 +221,10 @@ func TestDashboardBrowserFiveHundredBreakers(t *testing.T) {
 	t.Logf("chromium --dump-dom of %d breakers took %v for %d polls", n, res.Elapsed, wt.polls.Load())
 	dom := res.Stdout
 	assert.GreaterOrEqual(t, updatesIn(t, dom), 2)
-	body := dom[strings.Index(dom, `<tbody id="rows">`):]
-	body = body[:strings.Index(body, "</tbody>")]
+	_, body, found := strings.Cut(dom, `<tbody id="rows">`)
+	require.True(t, found, "no table body")
+	body, _, found = strings.Cut(body, "</tbody>")
+	require.True(t, found, "the table body does not end")
 	assert.Equal(t, n, strings.Count(body, "<tr "), "rows")
 	assert.Equal(t, n/50, strings.Count(body, `class="st-open"`), "open rows")
 	assert.Contains(t, body[:200], `data-name="dep-007"`, "the first row is not the first open breaker")

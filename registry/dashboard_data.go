@@ -85,7 +85,7 @@ func orDefault[N int | float64](v, def N) N {
 // after the last point adds a point to every breaker's history.
 func (d *Dashboard) read(now time.Time) {
 	dirty := d.dirty.Swap(false)
-	if !dirty && !d.readAt.IsZero() && now.Sub(d.readAt) >= 0 && now.Sub(d.readAt) < d.set.refresh/2 {
+	if !dirty && !d.readAt.IsZero() && now.Sub(d.readAt) < d.set.refresh/2 {
 		return
 	}
 	d.evMu.Lock()
@@ -111,7 +111,7 @@ func (d *Dashboard) read(now time.Time) {
 	for i := range cur {
 		d.scratch[cur[i].m.Name] = true
 	}
-	if d.pointAt.IsZero() || now.Sub(d.pointAt) >= d.pointGap || now.Before(d.pointAt) {
+	if d.pointAt.IsZero() || now.Sub(d.pointAt) >= d.pointGap {
 		d.pointAt = now
 		maxGap := max(3*d.set.refresh, 5*time.Second)
 		capacity := int(d.set.history/d.pointGap) + 2
@@ -352,7 +352,8 @@ type eventJSON struct {
 // data answers a poll: the current reading, with the history and
 // transitions newer than what the page has.
 func (d *Dashboard) data(instance, sinceParam, eventParam string) ([]byte, error) {
-	now := d.now()
+	d.mu.Lock()
+	now := d.now() // under mu, so that readings and points go forward in time
 	since, _ := strconv.ParseInt(sinceParam, 10, 64)
 	evSince, _ := strconv.ParseUint(eventParam, 10, 64)
 	reset := instance != d.instance
@@ -370,7 +371,6 @@ func (d *Dashboard) data(instance, sinceParam, eventParam string) ([]byte, error
 	}
 	from := now.Add(-d.set.history).UnixMilli()
 
-	d.mu.Lock()
 	d.read(now)
 	out.Health = d.health
 	out.Breakers = make([]dashBreaker, len(d.current))

@@ -76,7 +76,7 @@ func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fmt.Fprintf(out, "dashboard: http://%s/debug/breakers/ui/ (JSON: /debug/breakers); interrupt to stop\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown) // the process is ending; there is no one to tell
 	}()

@@ -107,7 +107,8 @@ func run(ctx context.Context, browser string, opts Options, args ...string) (Res
 		full = append(full, "--virtual-time-budget="+strconv.FormatInt(opts.Budget.Milliseconds(), 10))
 	}
 	full = append(full, args...)
-	cmd := exec.CommandContext(ctx, browser, full...)
+	cmd := exec.CommandContext(ctx, browser, full...) //nolint:gosec // G204: the browser Find chose, with fixed flags; no shell
+
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Dir = profile
