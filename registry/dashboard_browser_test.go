@@ -231,7 +231,28 @@ func TestDashboardBrowserFiveHundredBreakers(t *testing.T) {
 	assert.Equal(t, n, strings.Count(body, "<canvas"), "rows the script built")
 	assertCleanPage(t, dom, res)
 	assert.Less(t, res.Elapsed, 60*time.Second, "the browser took too long over 500 breakers")
+
+	// A filter in the URL (as the filter box keeps it) shows the matching
+	// rows only: the ten dep-04x, or the open ones among them.
+	for query, want := range map[string][]string{
+		"?filter=DEP-04":             {"dep-040", "dep-041", "dep-042", "dep-043", "dep-044", "dep-045", "dep-046", "dep-047", "dep-048", "dep-049"},
+		"?filter=dep-05&unhealthy=1": {"dep-057"},
+	} {
+		res, err := headless.DumpDOM(t.Context(), bin, url+query, headless.Options{Budget: 1500 * time.Millisecond})
+		require.NoError(t, err)
+		t.Logf("chromium --dump-dom of %d breakers filtered by %s took %v", n, query, res.Elapsed)
+		var shown []string
+		for _, m := range visibleRow.FindAllStringSubmatch(res.Stdout, -1) {
+			shown = append(shown, m[1])
+		}
+		assert.Equal(t, want, shown, query)
+		assert.Contains(t, res.Stdout, fmt.Sprintf("showing %d of %d", len(want), n))
+		assertCleanPage(t, res.Stdout, res)
+	}
 }
+
+// visibleRow matches the start tag of a row not hidden by the filter.
+var visibleRow = regexp.MustCompile(`<tr data-name="([^"]*)" class="[^"]*"(?: title="[^"]*")?>`)
 
 // A screenshot of the page is a PNG of the window's size with a picture
 // in it: not blank, with the open state's colour somewhere.

@@ -87,8 +87,10 @@ func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
 }
 
 // screenshot runs the simulation for warmup while polling the dashboard
-// as an open page would, then photographs the page.
-func screenshot(ctx context.Context, mux http.Handler, dash http.Handler, file string, warmup time.Duration, w, h int, out io.Writer) error {
+// as an open page would (its history is taken by polls), then
+// photographs the page, polling on meanwhile so that the sparklines have
+// no gap where the browser started.
+func screenshot(ctx context.Context, mux, dash http.Handler, file string, warmup time.Duration, w, h int, out io.Writer) error {
 	browser, err := headless.Find()
 	if err != nil {
 		return err
@@ -96,19 +98,28 @@ func screenshot(ctx context.Context, mux http.Handler, dash http.Handler, file s
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	fmt.Fprintf(out, "warming up for %v at %s/debug/breakers/ui/\n", warmup, srv.URL)
-	tick := time.NewTicker(refresh)
-	defer tick.Stop()
-	end := time.After(warmup)
-	for waiting := true; waiting; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-end:
-			waiting = false
-		case <-tick.C:
-			// A poll takes the history's points; the page will receive them all.
-			dash.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodGet, "/?part=data", http.NoBody))
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		tick := time.NewTicker(refresh)
+		defer tick.Stop()
+		for {
+			select {
+			case <-pollCtx.Done():
+				return
+			case <-tick.C:
+				req := httptest.NewRequestWithContext(pollCtx, http.MethodGet, "/?part=data", http.NoBody)
+				dash.ServeHTTP(httptest.NewRecorder(), req)
+			}
 		}
+	}()
+	defer func() { stopPolling(); <-polled }()
+
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(warmup):
 	}
 	res, err := headless.Screenshot(ctx, browser, srv.URL+"/debug/breakers/ui/", file,
 		headless.Options{Budget: 1500 * time.Millisecond, Width: w, Height: h})

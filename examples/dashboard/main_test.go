@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"image/png"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +73,22 @@ func TestServes(t *testing.T) {
 		require.Fail(t, "the command did not stop when interrupted")
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// -screenshot writes a PNG of the requested size (the make target that
+// regenerates docs/dashboard.png runs this with the default warm-up).
+// Like the registry's browser tests, it needs Chromium and fails without.
+func TestScreenshot(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shot.png")
+	var out strings.Builder
+	err := mainErr(t.Context(), []string{"-screenshot", file, "-warmup", "1s", "-width", "800", "-height", "500"}, &out, io.Discard)
+	require.NoError(t, err, "needs Chromium (apt-get install -y chromium):\n%s", out.String())
+	assert.Contains(t, out.String(), "screenshot written to "+file)
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	require.NoError(t, err)
+	assert.Equal(t, 800, cfg.Width)
+	assert.Equal(t, 500, cfg.Height)
 }

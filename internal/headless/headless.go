@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +82,12 @@ func DumpDOM(ctx context.Context, browser, url string, opts Options) (Result, er
 
 // Screenshot loads url like DumpDOM and writes a PNG of the window to file.
 func Screenshot(ctx context.Context, browser, url, file string, opts Options) (Result, error) {
-	return run(ctx, browser, opts, "--screenshot="+file, "--hide-scrollbars", url)
+	// The browser runs in its profile's directory, which goes with it.
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return Result{}, err
+	}
+	return run(ctx, browser, opts, "--screenshot="+abs, "--hide-scrollbars", url)
 }
 
 func run(ctx context.Context, browser string, opts Options, args ...string) (Result, error) {

@@ -292,8 +292,21 @@
     }
     setText(shownEl, shown === order.length ? order.length + " breakers" : "showing " + shown + " of " + order.length);
   }
-  filterEl.addEventListener("input", applyFilter);
-  unhealthyEl.addEventListener("change", applyFilter);
+  // The filter lives in the page's URL too (?filter=...&unhealthy=1), so
+  // that a filtered view can be bookmarked and shared.
+  const params = new URLSearchParams(location.search);
+  filterEl.value = params.get("filter") || "";
+  unhealthyEl.checked = params.get("unhealthy") === "1";
+  function filterChanged() {
+    applyFilter();
+    const p = new URLSearchParams(location.search);
+    if (filterEl.value) p.set("filter", filterEl.value); else p.delete("filter");
+    if (unhealthyEl.checked) p.set("unhealthy", "1"); else p.delete("unhealthy");
+    const q = p.toString();
+    history.replaceState(null, "", q ? "?" + q : location.pathname);
+  }
+  filterEl.addEventListener("input", filterChanged);
+  unhealthyEl.addEventListener("change", filterChanged);
 
   function apply(d) {
     if (d.reset) {
