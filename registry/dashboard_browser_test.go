@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func findBrowser(t *testing.T) string {
 type watched struct {
 	pages, polls atomic.Int64
 	afterPoll    func(n int64)
+
+	mu      sync.Mutex
+	answers []string // the polls' answers, in order
 }
 
 func (wt *watched) serve(t *testing.T, d http.Handler) string {
@@ -55,7 +59,16 @@ func (wt *watched) serve(t *testing.T, d http.Handler) string {
 			wt.pages.Inc()
 		case "data":
 			n := wt.polls.Inc()
-			d.ServeHTTP(w, req)
+			rec := httptest.NewRecorder()
+			d.ServeHTTP(rec, req)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			wt.mu.Lock()
+			wt.answers = append(wt.answers, rec.Body.String())
+			wt.mu.Unlock()
 			if wt.afterPoll != nil {
 				wt.afterPoll(n)
 			}
@@ -155,6 +168,12 @@ func TestDashboardBrowserLiveUpdate(t *testing.T) {
 	updates := updatesIn(t, dom)
 	assert.GreaterOrEqual(t, updates, tripAfter+1, "the page applied no update after the trip")
 	assert.LessOrEqual(t, int64(updates), wt.polls.Load())
+
+	// The poll right after the trip, one refresh later, told the page.
+	wt.mu.Lock()
+	assert.Contains(t, wt.answers[tripAfter-1], `{"name":"payments","state":"closed"`)
+	assert.Contains(t, wt.answers[tripAfter], `{"name":"payments","state":"open"`)
+	wt.mu.Unlock()
 
 	// The one page load came before the trip; only a poll can have told it.
 	tr := row(dom, "payments")
