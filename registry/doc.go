@@ -13,7 +13,8 @@
 // methods see each breaker as a cb.Circuit, the part of a breaker that does
 // not depend on T: Lookup, Names, Remove, ResetAll, AllMetrics,
 // OpenCircuits and Health, and, for monitoring, Report, Handler (JSON over
-// HTTP) and Var (the same JSON through expvar).
+// HTTP), Dashboard (a live web page) and Var (the same JSON through
+// expvar).
 //
 // The zero Registry is empty, unbounded and ready to use; New with no
 // options is the same thing as a pointer. A Registry must not be copied
@@ -69,6 +70,49 @@
 //     does; a breaker held for long and left unused past IdleTimeout is
 //     better kept in an unbounded registry. A Get racing the sweep that
 //     evicts its name may receive the evicted breaker.
+//
+// # Dashboard
+//
+// Registry.Dashboard returns a Dashboard, an http.Handler serving a live
+// page of every breaker, for operators:
+//
+//	http.Handle("/debug/breakers/ui/", reg.Dashboard())
+//
+// What it shows and how:
+//
+//   - What it shows: per breaker, the state (in words, with an icon whose
+//     shape and colour differ by state), the window's failure and
+//     slow-call rates against the thresholds, calls and rejections per
+//     second, time in the state and until a probe, the forced flag, the
+//     last transitions with their reasons, and a sparkline of the last
+//     minutes; the unhealthy first, with a filter by name.
+//   - Thresholds: cb does not report a breaker's policy, so the dashboard
+//     applies cb's documented defaults to the Config the registry made the
+//     breaker with (a test holds the two together).
+//   - Polling, not a stream: the page asks for ?part=data every refresh.
+//     A poll is an ordinary short request, so no goroutine waits per open
+//     page, server write timeouts and proxies need no care, and a page
+//     holds none of the browser's few connections per host. Polls within
+//     half a refresh share one reading of the breakers whatever the number
+//     of pages, and a transition makes the next poll read again, so a trip
+//     shows within a refresh. A poll returns only the history points and
+//     transitions the page does not have yet.
+//   - History: the dashboard keeps no goroutine either, so it samples the
+//     sparklines when a page polls: they cover the time someone has had it
+//     open, within WithDashboardHistory. Transitions are recorded from the
+//     dashboard's making, the last few per breaker; both are forgotten with
+//     the breaker when it leaves the registry.
+//   - Safety: read-only (GET and HEAD; 405 with Allow otherwise; no action
+//     on the breakers). The page, its script, style and icon are embedded
+//     in the program and served by the handler itself, under a
+//     Content-Security-Policy that allows nothing else: no other origin,
+//     no inline script or style, no framing, and Trusted Types, so that
+//     the script cannot write HTML from data even by mistake. Names and
+//     the title are escaped by html/template in the page and set as text
+//     by the script. It works offline.
+//   - Mounting: the page asks for its parts by query on its own URL
+//     (?part=script, style, icon, data), so it works on an exact or a
+//     subtree pattern and behind http.StripPrefix alike.
 //
 // # Decisions where the design leaves room
 //
