@@ -268,6 +268,10 @@ cover: ## Coverage per package (counting every test that reaches it) and the tot
 # ---------------------------------------------------------------------------
 # Demo
 
+.PHONY: dashboard-screenshot
+dashboard-screenshot: ## Regenerate docs/dashboard.png from examples/dashboard (needs chromium; about 45 s).
+	$(GO) run ./examples/dashboard -screenshot docs/dashboard.png
+
 .PHONY: demo
 demo: ## Run the flaky-dependency demo (about 20 s); DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-svg timeline.svg'.
 	$(GO) run ./examples/flaky $(DEMO_FLAGS)
