@@ -23,17 +23,17 @@
 // state, to and reason are cb's words in snake_case (closed, open,
 // half_open; failure_rate, ...).
 //
-//	tripswitch.circuit.state             gauge           ""             name, state   1 for the current state, 0 for the two others
-//	tripswitch.circuit.forced            gauge           ""             name          1 while held open by ForceOpen
-//	tripswitch.circuit.state_age         gauge           s              name          time since the last transition
-//	tripswitch.calls                     counter         {call}         name, outcome success, failure, ignored, rejected, stale
-//	tripswitch.slow_calls                counter         {call}         name          counted calls slower than SlowCallDuration
-//	tripswitch.transitions               counter         {transition}   name, to, reason
-//	tripswitch.window.calls              up-down counter {call}         name          counted calls in the sliding window
-//	tripswitch.window.failure_ratio      gauge           1              name          failures / calls in the window
-//	tripswitch.window.slow_call_ratio    gauge           1              name          slow calls / calls in the window
-//	tripswitch.half_open.probes_in_flight up-down counter {probe}       name          probes out in this half-open episode
-//	tripswitch.retry_after               gauge           s              name          while open and not forced, time until a probe may run
+//	tripswitch.circuit.state               gauge            ""            name, state       1 for the current state, 0 for the two others
+//	tripswitch.circuit.forced              gauge            ""            name              1 while held open by ForceOpen
+//	tripswitch.circuit.state_age           gauge            s             name              time since the last transition
+//	tripswitch.calls                       counter          {call}        name, outcome     success, failure, ignored, rejected, stale
+//	tripswitch.slow_calls                  counter          {call}        name              counted calls slower than SlowCallDuration
+//	tripswitch.transitions                 counter          {transition}  name, to, reason  every cb.Reason, with the state it leads to
+//	tripswitch.window.calls                up-down counter  {call}        name              counted calls in the sliding window
+//	tripswitch.window.failure_ratio        gauge            1             name              failures / calls in the window
+//	tripswitch.window.slow_call_ratio      gauge            1             name              slow calls / calls in the window
+//	tripswitch.half_open.probes_in_flight  up-down counter  {probe}       name              probes out in this half-open episode
+//	tripswitch.retry_after                 gauge            s             name              while open and not forced, time until a probe may run
 //
 // Counts are int64 instruments, durations and ratios float64.
 //

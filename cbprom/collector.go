@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -52,7 +53,8 @@ func WithNamespace(ns string) Option {
 // {"registry": "outbound"} to tell apart the Collectors of two registries
 // registered in one prometheus.Registry. The names must be valid label
 // names, not reserved (starting with "__"), and none of the Collector's
-// own (name, state, outcome, to, reason). The map is copied.
+// own (name, state, outcome, to, reason); the values must be UTF-8. The
+// map is copied.
 func WithConstLabels(labels prometheus.Labels) Option {
 	return func(s *settings) error {
 		var errs []error
@@ -62,6 +64,8 @@ func WithConstLabels(labels prometheus.Labels) Option {
 				errs = append(errs, fmt.Errorf("%w: WithConstLabels: %s is not a label name of its own", ErrInvalidOption, strconv.Quote(l)))
 			case ownLabels[l]:
 				errs = append(errs, fmt.Errorf("%w: WithConstLabels: %s is one of the collector's labels", ErrInvalidOption, strconv.Quote(l)))
+			case !utf8.ValidString(labels[l]):
+				errs = append(errs, fmt.Errorf("%w: WithConstLabels: the value of %s is not UTF-8", ErrInvalidOption, strconv.Quote(l)))
 			}
 		}
 		if len(errs) > 0 {
@@ -133,7 +137,7 @@ func NewChecked(reg *registry.Registry, opts ...Option) (*Collector, error) {
 	for id, f := range &metricspec.Families {
 		labels := append([]string{metricspec.NameLabel}, f.Labels...)
 		c.descs[id] = prometheus.NewDesc(prometheus.BuildFQName(s.namespace, "", f.Name), f.Help, labels, s.constLabels)
-		if err := c.descs[id].Err(); err != nil { // the options are checked: only a bad table gets here
+		if err := c.descs[id].Err(); err != nil { // the options are checked, so only a bad family table gets here
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 		c.layouts[id] = layout(f, s.constLabels)

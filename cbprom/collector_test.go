@@ -300,6 +300,7 @@ func TestInvalidOptions(t *testing.T) {
 		{"label of the collector", cbprom.WithConstLabels(prometheus.Labels{"name": "x"})},
 		{"reserved label", cbprom.WithConstLabels(prometheus.Labels{"__name__": "x"})},
 		{"invalid label", cbprom.WithConstLabels(prometheus.Labels{"a-b": "x"})},
+		{"label value not UTF-8", cbprom.WithConstLabels(prometheus.Labels{"zone": "\xff"})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := cbprom.NewChecked(reg, tc.opt)

@@ -1,7 +1,3 @@
-// Package exporttest drives breakers through the sequence that the
-// exporter modules' tests (cbprom, cbotel) scrape, so that both check the
-// same states and figures. It is a test helper in the root module because
-// those modules share nothing else they could keep it in.
 package exporttest
 
 import (

@@ -1,14 +1,3 @@
-// Package metricspec is the one description of the metric families that
-// the exporter modules (cbprom for Prometheus, cbotel for OpenTelemetry)
-// publish, and the one place that turns a cb.Metrics into samples. Both
-// exporters walk the same table and the same samples, so the Prometheus
-// families that cbprom writes and the ones the usual OpenTelemetry to
-// Prometheus translation makes of cbotel's instruments cannot drift apart
-// by a label value or a rounding; cbotel's tests check the names.
-//
-// It lives in the root module, with no dependency beyond cb, so that the
-// library still pulls nothing extra, and under internal/ so that it is no
-// API: the exporters' docs describe the families to users.
 package metricspec
 
 import (
