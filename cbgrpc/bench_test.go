@@ -29,7 +29,7 @@ import (
 // closed.
 //
 //	cd cbgrpc && go test -run '^$' -bench . -benchmem -count 6 . | tee bench.txt
-//	benchstat -col /guard bench.txt
+//	benchstat -col /guard -filter .name:Unary bench.txt
 func BenchmarkUnary(b *testing.B) {
 	noopClient := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		return invoker(ctx, method, req, reply, cc, opts...)

@@ -200,9 +200,10 @@ func outcomeOf(code codes.Code, served bool) cb.Outcome {
 //   - when ctx is already done, its status (Canceled or DeadlineExceeded),
 //     counted as ignored;
 //   - when the breaker cannot be had from the registry, registry.Get's
-//     error (matching cb.ErrInvalidConfig, registry.ErrConfigConflict or
-//     registry.ErrTypeMismatch): a programming error, which the first
-//     call shows.
+//     error (matching cb.ErrInvalidConfig, registry.ErrConfigConflict,
+//     registry.ErrTypeMismatch, or registry.ErrInvalidName for a Key that
+//     is not valid UTF-8): a programming error, which the first call
+//     shows. status.Code reports it as Unknown.
 //
 // The exception is a registry too full to make the key's breaker
 // (registry.ErrFull): the call then goes out with no breaker, and the
