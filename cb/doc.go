@@ -75,7 +75,7 @@
 // an OpenTimeout of math.MaxInt64 holds a breaker open until someone acts,
 // and clock readings anywhere in the Duration range work.
 //
-// # Decisions where the design leaves room
+// # Decisions
 //
 //   - The window holds the counted outcomes of calls admitted while
 //     closed. Half-open probes are decided by the state word and counted

@@ -43,7 +43,7 @@
 // in its Registry, the Middleware's in the registry the caller got it from
 // with registry.Get (a breaker made with cb.New is in none).
 //
-// # Decisions where the design leaves room
+// # Decisions
 //
 //   - A request's outcome is decided when the base transport returns, that
 //     is when the response headers have arrived. Reading the body is the

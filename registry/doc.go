@@ -114,7 +114,7 @@
 //     (?part=script, style, icon, data), so it works on an exact or a
 //     subtree pattern and behind http.StripPrefix alike.
 //
-// # Decisions where the design leaves room
+// # Decisions
 //
 //   - One name, one result type. A Get or Wrap of an existing name with
 //     another T fails with an error matching ErrTypeMismatch that names the
