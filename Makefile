@@ -15,9 +15,10 @@ SHELL := bash
 MODULES := . $(patsubst %/go.mod,%,$(wildcard */go.mod))
 
 # benchmarks/ (with `replace github.com/tripswitch/tripswitch => ../`) pulls in
-# the peer breakers and their dependencies (grpc, protobuf, goconvey, about
-# 100 MB), which the library's own tests never need: `make test` leaves it out
-# and `make test-benchmarks` checks it on its own.
+# the peer breakers and their dependencies (goconvey and more), which no
+# module of the library needs: `make test` leaves it out and
+# `make test-benchmarks` checks it on its own. The library's own modules
+# (cbgrpc/, cbprom/, cbotel/) are tested by make test with what they need.
 BENCH_MODULE := $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod))
 LIB_MODULES  := $(filter-out $(BENCH_MODULE),$(MODULES))
 
