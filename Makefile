@@ -18,7 +18,8 @@ MODULES := . $(patsubst %/go.mod,%,$(wildcard */go.mod))
 # the peer breakers and their dependencies (goconvey and more), which no
 # module of the library needs: `make test` leaves it out and
 # `make test-benchmarks` checks it on its own. The library's own modules
-# (cbgrpc/, cbprom/, cbotel/) are tested by make test with what they need.
+# (cbgrpc/, cbprom/, cbotel/) and examples/ are tested by make test with
+# what they need.
 BENCH_MODULE := $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod))
 LIB_MODULES  := $(filter-out $(BENCH_MODULE),$(MODULES))
 
@@ -269,13 +270,24 @@ cover: ## Coverage per package (counting every test that reaches it) and the tot
 # ---------------------------------------------------------------------------
 # Demo
 
+# The examples are a module of their own (examples/go.mod), since the demo
+# serves Prometheus metrics through cbprom, which the root module cannot
+# depend on; so the programs run from its directory.
+
 .PHONY: dashboard-screenshot
 dashboard-screenshot: ## Regenerate docs/dashboard.png from examples/dashboard (needs chromium; about 45 s).
-	$(GO) run ./examples/dashboard -screenshot docs/dashboard.png
+	cd examples && $(GO) run ./dashboard -screenshot ../docs/dashboard.png
+
+# After its run the demo keeps serving its dashboard, JSON report and
+# metrics for DEMO_LINGER, so that there is time to look at where the
+# breaker ended up; DEMO_LINGER=0 ends it with the run. DEMO_FLAGS come
+# after, so a -linger there wins too. The demo runs in examples/, where
+# relative paths in DEMO_FLAGS start.
+DEMO_LINGER ?= 30s
 
 .PHONY: demo
-demo: ## Run the flaky-dependency demo (about 20 s); DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-svg timeline.svg'.
-	$(GO) run ./examples/flaky $(DEMO_FLAGS)
+demo: ## Run the flaky-dependency demo (about 20 s, then serves its dashboard for DEMO_LINGER=30s); DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-svg ../timeline.svg'.
+	cd examples && $(GO) run ./flaky -linger $(DEMO_LINGER) $(DEMO_FLAGS)
 
 .PHONY: clean
 clean: ## Remove ./bin, bench output and coverage files.

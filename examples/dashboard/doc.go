@@ -8,10 +8,10 @@
 // slow for a while, one fails a third of its calls, one is forced open for
 // maintenance. The schedules repeat every minute.
 //
-// Usage:
+// Usage, from the examples module's directory (examples/):
 //
-//	go run ./examples/dashboard [-addr 127.0.0.1:8080]
-//	go run ./examples/dashboard -screenshot docs/dashboard.png [-warmup 40s]
+//	go run ./dashboard [-addr 127.0.0.1:8080]
+//	go run ./dashboard -screenshot ../docs/dashboard.png [-warmup 40s]
 //
 // Without -screenshot it prints the dashboard's URL and serves until
 // interrupted. With it, it runs the simulation for the warm-up, watching

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tripswitch/tripswitch/cb"
+	"github.com/tripswitch/tripswitch/registry"
 )
 
 // The demo's core loop with short phases goes through a whole cycle:
@@ -32,7 +33,7 @@ func TestRunShowsAFullCycle(t *testing.T) {
 		slowThreshold: time.Second, latency: 0, workers: 2, pace: 2 * time.Millisecond,
 	}
 	var out bytes.Buffer
-	sum, samples, events, err := run(context.Background(), o, &out)
+	sum, samples, events, err := run(context.Background(), o, registry.New(), &out)
 	require.NoError(t, err)
 
 	// The cycle, in order: the first trip, then a probe episode, then a
@@ -80,7 +81,7 @@ func TestSlowPhaseHoldsOpenUntilRecovery(t *testing.T) {
 	}
 	recoveryBegins := plan[0].dur + plan[1].dur + plan[2].dur
 	var out bytes.Buffer
-	sum, samples, events, err := run(context.Background(), o, &out)
+	sum, samples, events, err := run(context.Background(), o, registry.New(), &out)
 	require.NoError(t, err)
 
 	path := transitions(events)
@@ -116,7 +117,7 @@ func TestRunEndsEarlyWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var out bytes.Buffer
-	sum, samples, _, err := run(ctx, o, &out)
+	sum, samples, _, err := run(ctx, o, registry.New(), &out)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, sum.elapsed, plan.total())
 	require.NotEmpty(t, samples)
@@ -229,10 +230,12 @@ func TestMainWritesSummaryAndSVG(t *testing.T) {
 	var out bytes.Buffer
 	err := mainErr(context.Background(), []string{
 		"-phases", "healthy=100ms,failing=300ms,recovering=600ms", "-tick", "100ms",
-		"-open", "100ms", "-workers", "1", "-pace", "2ms", "-svg", svg,
+		"-open", "100ms", "-workers", "1", "-pace", "2ms", "-svg", svg, "-serve", "", "-linger", "1h",
 	}, &out, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Contains(t, out.String(), "legend: ")
+	assert.NotContains(t, out.String(), "dashboard:", "an empty -serve serves nothing")
+	assert.NotContains(t, out.String(), "still serving", "nor lingers")
 	assert.Contains(t, out.String(), "spared by breaker")
 	assert.Contains(t, out.String(), "timeline chart written to "+svg)
 
@@ -338,6 +341,8 @@ func TestFlagErrors(t *testing.T) {
 		{"-tick", "0s"},
 		{"-workers", "0"},
 		{"-open", "-1s"},
+		{"-linger", "-1s"},
+		{"-serve", "127.0.0.1:-1"},
 	} {
 		err := mainErr(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 		assert.Error(t, err, strings.Join(args, " "))

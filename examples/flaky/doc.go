@@ -20,11 +20,23 @@
 // 30 s before probing); the demo shortens the open timeout and the
 // slow-call threshold, with flags, so a whole cycle fits in seconds.
 //
-// Usage:
+// While it runs it serves what an operator would watch, and prints the
+// URLs first: the registry's live dashboard (/debug/breakers/ui/), its
+// JSON report (/debug/breakers) and the breaker's Prometheus metrics from
+// the cbprom collector (/metrics). -serve picks the address, by default a
+// free port on loopback (the pages describe the service's dependencies,
+// so they are for operators only); an empty -serve serves nothing.
+// -linger keeps serving that long after the run, for a look at where the
+// breaker ended up; an interrupt stops it early. The server is shut down
+// before the command returns.
 //
-//	go run ./examples/flaky [-phases healthy=4s,failing=5s,slow=4s,recovering=7s]
+// It is in the examples module, not the library's, because cbprom brings
+// in Prometheus' client_golang, which the library does not depend on. From
+// the repository's root:
+//
+//	cd examples && go run ./flaky [-phases healthy=4s,failing=5s,slow=4s,recovering=7s]
 //	    [-tick 500ms] [-open 2s] [-slow-threshold 100ms] [-latency 150ms]
-//	    [-workers 4] [-svg timeline.svg]
+//	    [-workers 4] [-svg timeline.svg] [-serve 127.0.0.1:0] [-linger 30s]
 //
 // With -svg it also writes the timeline as an SVG chart: the state as a
 // band (open hatched, every half-open episode visible however short) and

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/tripswitch/tripswitch/registry"
 )
 
 func main() {
@@ -33,7 +35,7 @@ func exitCode(err error, errOut io.Writer) int {
 
 // mainErr runs the demo with the command line args, printing the timeline
 // to out and the usage and flag errors to errOut.
-func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
+func mainErr(ctx context.Context, args []string, out, errOut io.Writer) (err error) {
 	fs := flag.NewFlagSet("flaky", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	phases := fs.String("phases", "healthy=4s,failing=5s,slow=4s,recovering=7s", "the dependency's phases, name=duration, in order")
@@ -45,6 +47,8 @@ func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.IntVar(&o.workers, "workers", 4, "client goroutines")
 	fs.DurationVar(&o.pace, "pace", 10*time.Millisecond, "each worker's pause between calls")
 	svgPath := fs.String("svg", "", "also write the timeline as an SVG chart to this file")
+	serve := fs.String("serve", "127.0.0.1:0", "serve the dashboard, JSON report and Prometheus metrics at this address while the demo runs (port 0: a free one; empty: do not serve)")
+	linger := fs.Duration("linger", 0, "with -serve: keep serving this long after the run (interrupt to stop early)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,8 +60,27 @@ func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if *linger < 0 {
+		return fmt.Errorf("-linger %v: must not be negative", *linger)
+	}
 
-	sum, samples, events, err := run(ctx, o, out)
+	reg := registry.New()
+	var mon *monitor
+	if *serve != "" {
+		// The page polls once a tick, as often as the timeline moves.
+		mon, err = startMonitor(*serve, reg, max(o.tick, registry.MinDashboardRefresh))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := mon.close(ctx); err == nil {
+				err = cerr
+			}
+		}()
+		mon.printURLs(out)
+	}
+
+	sum, samples, events, err := run(ctx, o, reg, out)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -72,6 +95,9 @@ func mainErr(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "timeline chart written to %s\n", *svgPath)
+	}
+	if mon != nil && *linger > 0 && ctx.Err() == nil {
+		mon.linger(ctx, *linger, out)
 	}
 	return nil
 }

@@ -153,9 +153,10 @@ func (r *recorder) transitions() []event {
 	return append([]event(nil), r.events...)
 }
 
-// run plays the schedule against a real dependency and returns the
-// timeline and the summary, printing as it goes.
-func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []event, error) {
+// run plays the schedule against a real dependency, through a breaker it
+// makes in reg, and returns the timeline and the summary, printing as it
+// goes.
+func run(ctx context.Context, o options, reg *registry.Registry, out io.Writer) (summary, []sample, []event, error) {
 	dep, err := startDependency(o.plan, o.latency)
 	if err != nil {
 		return summary{}, nil, nil, err
@@ -167,7 +168,6 @@ func run(ctx context.Context, o options, out io.Writer) (summary, []sample, []ev
 	cfg.OpenTimeout = o.openTimeout
 	cfg.SlowCallDuration = o.slowThreshold
 	cfg.OnStateChange = rec.onStateChange
-	reg := registry.New()
 	b, err := registry.Get[int](reg, "flaky-dependency", cfg)
 	if err != nil {
 		return summary{}, nil, nil, err
