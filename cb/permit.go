@@ -23,10 +23,18 @@ func (b *Breaker[T]) Allow() (Permit[T], error) {
 	t, ok := b.admit()
 	if !ok {
 		b.counters.AddTally(ring.Rejected)
+		if t.shadow {
+			return Permit[T]{t: t}, nil
+		}
 		return Permit[T]{}, b.rejectErr(t)
 	}
 	return Permit[T]{b: b, t: t}, nil
 }
+
+// WouldReject reports that the breaker, in shadow mode, would have
+// rejected the call (see Config.Shadow): Allow counted it as rejected and
+// returned this Permit all the same, whose Done counts nothing.
+func (p *Permit[T]) WouldReject() bool { return p.t.shadow }
 
 // Done counts the result of the admitted call, classified as Execute
 // classifies fn's result.
@@ -36,27 +44,28 @@ func (p *Permit[T]) Done(v T, err error) {
 	}
 	b, t := p.b, p.t
 	p.b = nil
+	pol := b.pol.Load()
 	var val T
 	var r CallResult[T]
-	if b.classifier == nil && (err == nil || b.s.defaultClassifiers) {
-		b.finish(t, v, err, false, &val, &r) // no code of the user's runs
+	if b.classifier == nil && (err == nil || pol.defaultClassifiers) {
+		b.finish(pol, t, v, err, false, &val, &r) // no code of the user's runs
 		return
 	}
-	b.doneClassifying(t, v, err)
+	b.doneClassifying(pol, t, v, err)
 }
 
 // doneClassifying is Done when user code classifies the result: a
 // classifier that panics counts a failure and returns the probe permit,
 // as a panic in Execute's fn does, and the panic goes on.
-func (b *Breaker[T]) doneClassifying(t ticket, v T, err error) {
+func (b *Breaker[T]) doneClassifying(pol *policy, t ticket, v T, err error) {
 	var val T
 	var r CallResult[T]
 	done := false
 	defer func() {
 		if !done {
-			b.finish(t, val, nil, true, &val, &r)
+			b.finish(pol, t, val, nil, true, &val, &r)
 		}
 	}()
-	b.finish(t, v, err, false, &val, &r)
+	b.finish(pol, t, v, err, false, &val, &r)
 	done = true
 }

@@ -106,7 +106,7 @@ func TestMetricsJSON(t *testing.T) {
 	sort.Strings(keys)
 	assert.Equal(t, []string{
 		"calls", "consecutive_failures", "consecutive_successes", "failure_rate", "failures",
-		"forced", "generation", "half_open_in_flight", "name", "retry_after_seconds", "slow_call_rate",
+		"forced", "generation", "half_open_in_flight", "name", "retry_after_seconds", "shadow", "slow_call_rate",
 		"slow_calls", "state", "state_since_seconds", "successes", "total_calls", "total_failures",
 		"total_ignored", "total_rejected", "total_slow_calls", "total_stale", "transitions",
 	}, keys)
