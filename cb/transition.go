@@ -178,16 +178,16 @@ func (b *core) close(p *policy, w, next word, now time.Duration, reason Reason) 
 	if !b.cas(w, next) {
 		return false
 	}
-	// Counted at once: whoever completes the close (a call or a reader
-	// may, before the closer) sees the breaker closed, and with it the
-	// change counted.
+	// Dated and counted at once: whoever completes the close (a call or
+	// a reader may, before the closer) sees the breaker closed, and with
+	// it when that began and the change counted.
 	to := next.settled()
+	b.publishDates(p, to, now)
 	told := b.count(w, to, reason)
 	if h := b.closingHook; h != nil {
 		h()
 	}
 	b.completeClose(next, now)
-	b.publishDates(p, to, now)
 	if told {
 		b.tell(w, to, reason)
 	}
