@@ -37,8 +37,8 @@ type core struct {
 	streak atomic.Uint64
 	_      [120]byte
 	// cleared is the generation of the last close whose window and streak
-	// were emptied, <<1, with bit 0 set while a clear is under way (see
-	// clearFor).
+	// were emptied, <<1, with bit 0 set while a clear, or the publishing
+	// of a policy, is under way (see clearFor and publishPolicy).
 	cleared atomic.Uint64
 	// successBase is the lifetime success count (see markSuccesses) at
 	// the last failure or close: ConsecutiveSuccesses is the lifetime

@@ -149,6 +149,7 @@ type settings struct {
 	slowOn             bool
 	defaultClassifiers bool
 	shadow             bool
+	shadowMark         State // shadowRun when shadow, for refused calls' tickets
 	isFailure          func(error) bool
 	isIgnored          func(error) bool
 
@@ -262,6 +263,9 @@ func (c Config) resolve() (settings, error) {
 		s.streakLimit = uint64(orDefault(c.ConsecutiveFailures, DefaultConsecutiveFailures))
 	}
 	s.slowOn = c.SlowCallDuration != Off
+	if s.shadow {
+		s.shadowMark = shadowRun
+	}
 	s.halfOpenMaxCalls = uint64(orDefault(c.HalfOpenMaxCalls, int(s.successThreshold)))
 	s.halfOpenTimeout = orDefault(c.HalfOpenTimeout, s.openTimeout)
 	if s.isFailure == nil {

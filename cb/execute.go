@@ -11,16 +11,23 @@ import (
 )
 
 // ticket is admission's answer: the state word and state that admitted
-// (or refused) a call, the reading the call arrived at, the time until a
-// probe may be admitted for a call refused while open, and, for a refused
-// call, whether the breaker is in shadow mode and runs it all the same.
+// (or refused) a call, the reading the call arrived at, and the time until
+// a probe may be admitted for a call refused while open.
 type ticket struct {
 	w          word
-	state      State
-	shadow     bool
+	state      State // with shadowRun set on a refusal shadow mode runs all the same
 	start      time.Duration
 	retryAfter time.Duration
 }
+
+// shadowRun marks, in ticket.state, a refused call that shadow mode runs
+// all the same. It is a bit of the state, not a field of its own: Go keeps
+// a struct of at most four fields in registers, and a fifth puts every
+// ticket in memory, where Allow's copies of it stall on store forwarding.
+const shadowRun State = 4
+
+// shadow reports whether t refused a call that shadow mode runs.
+func (t ticket) shadow() bool { return t.state&shadowRun != 0 }
 
 // Execute runs fn if the breaker admits it and counts its outcome. It
 // returns fn's value (the zero T when rejected) and the CallResult. A panic
@@ -108,7 +115,7 @@ func (b *Breaker[T]) ExecuteContext(ctx context.Context, fn func(context.Context
 	switch {
 	case ok:
 		b.run(t, func() (T, error) { return fn(ctx) }, &v, &r)
-	case t.shadow:
+	case t.shadow():
 		b.runShadow(t, func() (T, error) { return fn(ctx) }, &v, &r)
 	default:
 		b.reject(&r, t)
@@ -123,7 +130,7 @@ func (b *Breaker[T]) executeNotClosed(fn func() (T, error), now time.Duration, v
 	switch {
 	case ok:
 		b.run(t, fn, v, r)
-	case t.shadow:
+	case t.shadow():
 		b.runShadow(t, fn, v, r)
 	default:
 		b.reject(r, t)
@@ -181,12 +188,12 @@ func (b *Breaker[T]) run(t ticket, fn func() (T, error), v *T, r *CallResult[T])
 				p = b.pol.Load()
 			}
 			var zero T
-			b.finish(p, t, zero, nil, true, v, r)
+			b.finish(t, zero, nil, true, v, r, p)
 		}
 	}()
 	val, err := fn()
 	p = b.pol.Load()
-	b.finish(p, t, val, err, false, v, r)
+	b.finish(t, val, err, false, v, r, p)
 	done = true
 }
 
@@ -203,7 +210,7 @@ func (b *Breaker[T]) runShadow(t ticket, fn func() (T, error), v *T, r *CallResu
 	p := b.pol.Load()
 	o := b.classify(p, val, err)
 	*v = val
-	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.RetryAfter = val, err, o, t.state, d, t.retryAfter
+	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.RetryAfter = val, err, o, t.state&^shadowRun, d, t.retryAfter
 	r.Slow, r.WouldReject = p.slowOn && d > p.slowDur, true
 }
 
@@ -233,9 +240,9 @@ func (b *core) admitNotClosed(now time.Duration) (ticket, bool) {
 		case w.state() == Closed:
 			return ticket{w: w, state: Closed, start: now}, true
 		case w.state() == Open:
-			return ticket{w: w, state: Open, shadow: p.shadow, start: now, retryAfter: b.retryAfter(p, w, now)}, false
+			return ticket{w: w, state: Open | p.shadowMark, start: now, retryAfter: b.retryAfter(p, w, now)}, false
 		case w.permits() >= p.halfOpenMaxCalls:
-			return ticket{w: w, state: HalfOpen, shadow: p.shadow, start: now}, false
+			return ticket{w: w, state: HalfOpen | p.shadowMark, start: now}, false
 		}
 		if w.permits() == w.probeSuccesses() {
 			gen, start, _ := b.dates.read()

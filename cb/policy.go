@@ -61,8 +61,9 @@ func (b *Breaker[T]) finishClosed(w word, start time.Duration, val T, err error)
 
 // finish measures and counts, under the policy p, a call admitted under t,
 // writing its results through v and r before the add that records it
-// (see run).
-func (b *Breaker[T]) finish(p *policy, t ticket, val T, err error, panicked bool, v *T, r *CallResult[T]) {
+// (see run). p comes last: the arguments before it fill the registers Go
+// passes arguments in, and the error keeps two of them.
+func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *CallResult[T], p *policy) {
 	end := b.now()
 	d := subSat(end, t.start)
 	slow := p.slowOn && d > p.slowDur

@@ -113,9 +113,10 @@ func Default() *Registry { return &defaultRegistry }
 // For an existing name, Get takes no lock. It fails with an error matching
 // ErrTypeMismatch if the breaker's result type is not T, and with one
 // matching ErrConfigConflict if cfg is non-zero and one of its value
-// fields differs from the Config the breaker was made with (see the
-// package doc for how Configs compare); a zero cfg accepts whatever config
-// the breaker has. opts apply only when the breaker is made.
+// fields differs from the breaker's Config in force: the one it was made
+// with, or given by the last Reconfigure (see the package doc for how
+// Configs compare); a zero cfg accepts whatever config the breaker has.
+// opts apply only when the breaker is made.
 //
 // When Get makes the breaker, an invalid cfg fails with cb.New's error
 // (matching cb.ErrInvalidConfig) and nothing is registered. A bounded
