@@ -9,12 +9,14 @@ import (
 // Reconfigure replaces the breaker's policy with cfg, validated as New
 // validates it (an error matching ErrInvalidConfig names every fault, and
 // nothing changes). Calls running meanwhile see the old policy or the new
-// one, never a mix of the two.
+// one, never a mix of the two: a call is judged, wholly, by the policy in
+// force when it ends.
 //
 // What the breaker has learnt is kept: its state, generation, backoff
 // level, streaks, lifetime totals and Transitions, and its window when cfg
-// counts the same way (the same Window and Buckets, once defaults apply,
-// or the same WindowCalls). A window of another shape starts empty: its
+// counts the same way (buckets of the same width and number, once
+// defaults apply, or the same WindowCalls). A window of another shape
+// starts empty: its
 // counts would mean something else (the old buckets do not divide into
 // the new ones, nor a time span into a number of calls), and judging the
 // new thresholds on figures made up from them would trip on, or ignore,
