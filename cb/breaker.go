@@ -2,6 +2,7 @@ package cb
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"go.uber.org/atomic"
@@ -36,8 +37,8 @@ type core struct {
 	streak atomic.Uint64
 	_      [120]byte
 	// cleared is the generation of the last close whose window and streak
-	// were emptied, <<1, with bit 0 set while a clear is under way (see
-	// clearFor).
+	// were emptied, <<1, with bit 0 set while a clear, or the publishing
+	// of a policy, is under way (see clearFor and publishPolicy).
 	cleared atomic.Uint64
 	// successBase is the lifetime success count (see markSuccesses) at
 	// the last failure or close: ConsecutiveSuccesses is the lifetime
@@ -56,19 +57,33 @@ type core struct {
 	listeners   fanout.Set[Transition]
 	created     time.Time // wall clock, for exporters' created timestamps
 
-	name     string
-	s        settings
+	name string
+	// pol is the policy in force. Reconfigure replaces it whole, so a
+	// call that loads it once sees one policy throughout, never a mix.
+	pol      atomic.Pointer[policy]
 	clock    Clock
 	coarse   *CoarseClock  // Clock, when it is one, called without an interface
 	counters *ring.Stripes // cumulative outcome and tally counters; the windows are differences of them
-	tw       *ring.TimeWindow
-	cw       *ring.CountWindow
 	openErr  *OpenError
 	probeErr *OpenError
+	// reconfiguring serialises Reconfigures, so that the listener set
+	// ends with the listener of the policy that ends in force.
+	reconfiguring sync.Mutex
 
 	// closingHook, when set (by tests only), runs between the CAS that
 	// closes the breaker and the completion of the close.
 	closingHook func()
+}
+
+// policy is everything Config decides, immutable once published: the
+// resolved settings, the window they count in, and the Config as given.
+type policy struct {
+	// Exactly one window is set. It comes first: the end of every call
+	// reads it.
+	tw *ring.TimeWindow
+	cw *ring.CountWindow
+	settings
+	cfg Config // as given, with the breaker's Clock
 }
 
 // Option configures a Breaker[T] beyond Config, for what depends on T.
@@ -95,14 +110,11 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 	}
 	b := &Breaker[T]{core: core{
 		name:     name,
-		s:        s,
 		clock:    cfg.Clock,
 		counters: ring.NewStripes(),
 	}}
 	b.created = time.Now()
-	if s.onStateChange != nil {
-		b.listeners.Add(s.onStateChange)
-	}
+	b.listeners.SetFirst(s.onStateChange)
 	b.openErr = &OpenError{Name: name, State: Open, b: &b.core}
 	b.probeErr = &OpenError{Name: name, State: HalfOpen, b: &b.core}
 	if c, ok := cfg.Clock.(*CoarseClock); ok {
@@ -114,13 +126,25 @@ func New[T any](name string, cfg Config, opts ...Option[T]) (*Breaker[T], error)
 		}
 	}
 	now := b.now()
-	if s.windowCalls > 0 {
-		b.cw = ring.NewCountWindow(b.counters, s.windowCalls)
-	} else {
-		b.tw = ring.NewTimeWindow(b.counters, s.width, s.buckets, now)
-	}
+	b.pol.Store(b.newPolicy(s, cfg, nil, now))
 	b.dates.publish(0, now, endOfTime)
 	return b, nil
+}
+
+// newPolicy returns the policy of s and cfg. It keeps the window of old
+// when s counts the same way, and makes an empty one otherwise.
+func (b *core) newPolicy(s settings, cfg Config, old *policy, now time.Duration) *policy {
+	cfg.Clock = b.clock
+	p := &policy{settings: s, cfg: cfg}
+	switch {
+	case old != nil && old.sameShape(&s):
+		p.tw, p.cw = old.tw, old.cw
+	case s.windowCalls > 0:
+		p.cw = ring.NewCountWindow(b.counters, s.windowCalls)
+	default:
+		p.tw = ring.NewTimeWindow(b.counters, s.width, s.buckets, now)
+	}
+	return p
 }
 
 // MustNew is New for configs known to be valid, such as literals and

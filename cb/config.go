@@ -91,6 +91,14 @@ type Config struct {
 	// reopens, with the backoff step) and the probes still running come
 	// back stale. An episode with no probe out waits for traffic.
 	HalfOpenTimeout time.Duration
+	// Shadow runs the breaker in shadow mode: it never rejects a call, but
+	// judges, counts and transitions exactly as it would otherwise, so
+	// Metrics, listeners and reports show what it would have done. A call
+	// it would have rejected runs all the same: it is counted as rejected
+	// (in TotalRejected only: enforcing, it would not have run) and its
+	// CallResult.WouldReject is set. Reconfigure turns it on and off at
+	// run time, which listeners hear (ReasonShadowOn, ReasonShadowOff).
+	Shadow bool
 	// IsFailure says whether a non-nil, non-ignored error is a failure
 	// (default: every one is). Errors it rejects count as successes; a nil
 	// error is a success without asking.
@@ -99,37 +107,73 @@ type Config struct {
 	// (default: errors.Is(err, context.Canceled)). It is asked before
 	// IsFailure, and never about a nil error.
 	IsIgnored func(error) bool
+	// TripRule is a trip rule of your own. It is asked where the built-in
+	// rules are, in the closed state after a failure or a slow call is
+	// counted, when none of them has tripped, and trips the breaker
+	// (ReasonTripRule) when it returns true. MinimumCalls does not gate
+	// it: TripCounts.Calls says how full the window is, and the rule may
+	// want fewer (two slow failures, say). It runs on the caller's
+	// goroutine, so it must be fast and safe for concurrent use; a panic
+	// in it is recovered and counts as false (the built-in rules still
+	// guard the dependency, and a bug in a rule must neither fail the
+	// caller's call nor open the breaker).
+	TripRule func(TripCounts) bool
 	// OnStateChange is called once per state change, synchronously, by the
 	// goroutine that made it, never under a lock. Keep it short; a panic
-	// in it is recovered.
+	// in it is recovered. It is the breaker's first listener (see
+	// Subscribe), and Reconfigure replaces it there.
 	OnStateChange func(Transition)
 	// Clock supplies readings; nil means the real monotonic clock (a nil
 	// pointer in a non-nil interface is refused). Use cbtest.Clock in
-	// tests and a CoarseClock on hot paths.
+	// tests and a CoarseClock on hot paths. A breaker keeps its clock for
+	// life: Reconfigure takes a nil Clock, or the breaker's own.
 	Clock Clock
+}
+
+// TripCounts is what a Config.TripRule decides on: the window's counts,
+// the call being judged included, and the failure streak.
+type TripCounts struct {
+	// Calls is the number of counted outcomes in the window, of which
+	// Failures failed and SlowCalls were slow; SlowFailures were both.
+	Calls, Failures, SlowCalls, SlowFailures uint64
+	// ConsecutiveFailures is the failure streak the call left: 0 after a
+	// (slow) success.
+	ConsecutiveFailures uint64
 }
 
 // settings is a Config with its defaults applied, in the forms the hot path
 // uses.
 type settings struct {
-	width, window      time.Duration
-	buckets            int
-	windowCalls        int
-	minCalls           uint64
-	failRate           float64 // < 0: off
-	streakLimit        uint64  // ConsecutiveFailures; 0: off
+	// First what every call's end reads.
 	slowDur            time.Duration
 	slowOn             bool
-	slowRate           float64 // < 0: the slow-call rate never trips
-	openTimeout        time.Duration
-	maxOpenTimeout     time.Duration
-	successThreshold   uint64
-	halfOpenMaxCalls   uint64
-	halfOpenTimeout    time.Duration
+	defaultClassifiers bool
+	shadow             bool
+	shadowMark         State // shadowRun when shadow, for refused calls' tickets
 	isFailure          func(error) bool
 	isIgnored          func(error) bool
-	defaultClassifiers bool
-	onStateChange      func(Transition)
+
+	width, window    time.Duration
+	buckets          int
+	windowCalls      int
+	minCalls         uint64
+	failRate         float64 // < 0: off
+	streakLimit      uint64  // ConsecutiveFailures; 0: off
+	slowRate         float64 // < 0: the slow-call rate never trips
+	tripRule         func(TripCounts) bool
+	openTimeout      time.Duration
+	maxOpenTimeout   time.Duration
+	successThreshold uint64
+	halfOpenMaxCalls uint64
+	halfOpenTimeout  time.Duration
+	onStateChange    func(Transition)
+}
+
+// sameShape reports whether windows made under s and t would count the
+// same calls: a time window of the same bucket width and count, or a
+// count window of the same size.
+func (s *settings) sameShape(t *settings) bool {
+	return s.width == t.width && s.buckets == t.buckets && s.windowCalls == t.windowCalls
 }
 
 func defaultIsFailure(err error) bool { return err != nil }
@@ -211,12 +255,17 @@ func (c Config) resolve() (settings, error) {
 		successThreshold: uint64(orDefault(c.SuccessThreshold, DefaultSuccessThreshold)),
 		isFailure:        c.IsFailure,
 		isIgnored:        c.IsIgnored,
+		shadow:           c.Shadow,
+		tripRule:         c.TripRule,
 		onStateChange:    c.OnStateChange,
 	}
 	if c.ConsecutiveFailures != Off {
 		s.streakLimit = uint64(orDefault(c.ConsecutiveFailures, DefaultConsecutiveFailures))
 	}
 	s.slowOn = c.SlowCallDuration != Off
+	if s.shadow {
+		s.shadowMark = shadowRun
+	}
 	s.halfOpenMaxCalls = uint64(orDefault(c.HalfOpenMaxCalls, int(s.successThreshold)))
 	s.halfOpenTimeout = orDefault(c.HalfOpenTimeout, s.openTimeout)
 	if s.isFailure == nil {

@@ -19,6 +19,8 @@
 // slow call (Duration > SlowCallDuration) trips it when the slow-call rate
 // has reached SlowCallRateThreshold. Rates are only evaluated when a
 // failure or a slow call is recorded, so a fast success never trips.
+// Config.TripRule adds a rule of your own, asked at the same moments
+// when the built-in rules have not tripped (see Rules of your own).
 //
 // Open: calls are rejected with a *OpenError (errors.Is(err, ErrOpen)) and
 // RetryAfter, the time left. The open time is OpenTimeout, doubled after
@@ -48,9 +50,9 @@
 //
 // Events: OnStateChange, and every listener added with Subscribe, hears
 // every change of state or of the forced flag (ForceOpen on a breaker open
-// by a trip is one), with a Reason; Metrics.Transitions counts them by
-// reason, so exporters see even a change shorter than their scrape
-// interval. Each
+// by a trip is one), and every switch of shadow mode, with a Reason;
+// Metrics.Transitions counts them by reason, so exporters see even a
+// change shorter than their scrape interval. Each
 // event is delivered by the goroutine whose CAS made the change, after
 // it; changes made in quick succession by different goroutines may
 // therefore arrive out of order, and Transition.Generation orders them. A
@@ -120,8 +122,9 @@
 //
 // # Concurrency
 //
-// Every method is safe for concurrent use. State, generation, backoff
-// level and probe permits live in one atomic word: each transition and
+// Every method is safe for concurrent use. The policy is one immutable
+// value behind an atomic pointer (see Reconfigure). State, generation,
+// backoff level and probe permits live in one atomic word: each transition and
 // each probe permit is one CAS, won by exactly one goroutine, which alone
 // calls OnStateChange (never under a lock; a panicking listener is
 // recovered). A close takes two CASes, with the window and streak emptied
@@ -151,5 +154,92 @@
 //
 // The zero Config is valid and means the documented defaults; New rejects
 // a bad one with an error naming each faulty field and value, matching
-// ErrInvalidConfig.
+// ErrInvalidConfig. A Config marshals to JSON (MarshalJSON) and back, for
+// configuration files: its value fields, durations as strings such as
+// "10s", Off as "off".
+//
+// # Changing a breaker at run time
+//
+// Reconfigure replaces the whole policy (validated as New validates it)
+// with one atomic store: the settings and the window they count in are
+// one immutable value, which each step of a call loads once, so no step
+// ever mixes two policies. A call is admitted by the policy in force when
+// it arrives and judged (classified, timed against SlowCallDuration,
+// counted, and its rules evaluated) wholly by the one in force when it
+// ends: a Reconfigure takes effect for every decision made after it. The
+// breaker keeps what it has learnt, and each rule takes the change as
+// follows:
+//
+//   - State, generation, backoff level, streaks, lifetime totals and
+//     Transitions are kept. So is the window, when the new Config counts
+//     the same way (the same bucket width and count once defaults apply,
+//     or the same WindowCalls). A window of another shape starts empty,
+//     over the same lifetime totals: its counts would mean something else
+//     (old buckets do not divide into new ones, nor a span of time into a
+//     number of calls), and made-up figures would trip on, or ignore,
+//     calls the new window never held. The failure streak is no window
+//     count, and runs on.
+//   - New thresholds apply from the next evaluation: a window already
+//     past them trips on the next failure or slow call, not on the
+//     Reconfigure.
+//   - An open breaker keeps its deadline; the new OpenTimeout and
+//     MaxOpenTimeout apply from the next trip, at the backoff level
+//     reached.
+//   - A half-open episode keeps its permits and successes: a smaller
+//     HalfOpenMaxCalls admits no more probes until the episode ends; a
+//     larger one admits more at once. Successes that already meet a
+//     lowered SuccessThreshold close the breaker within the Reconfigure
+//     (reason ProbesSucceeded): with no probe out and no permit left,
+//     nothing else would ever end the episode. A probe's clock keeps its
+//     deadline; a clock started later runs the new HalfOpenTimeout but
+//     never ends before one already started in the same episode (the
+//     breaker keeps the latest deadline an episode has had, so that racing
+//     readings cannot shorten a probe's time).
+//   - Reconfigure, like State, first makes the transitions time alone
+//     causes.
+//   - The clock cannot change: readings from another clock would not
+//     compare with the deadlines and buckets the breaker holds. A nil
+//     Clock keeps it; any other Clock than the breaker's own is refused.
+//     (A Clock that Go cannot compare, such as a struct holding a func, is
+//     taken as the breaker's own when it has the same type, rather than
+//     panicking in ==.)
+//   - OnStateChange is replaced in place, still the first listener; nil
+//     removes it. Listeners added with Subscribe stay, and so does a
+//     WithClassifier classifier, which no Config holds.
+//   - Config returns the Config in force (as given, with the clock kept),
+//     so changing one field is cfg := b.Config(); cfg.X = ...;
+//     b.Reconfigure(cfg).
+//
+// Shadow mode (Config.Shadow) is for tuning a policy on live traffic: the
+// breaker never rejects, but counts, judges and transitions exactly as it
+// would enforcing, so Metrics, listeners and reports show what it would
+// have done. A call it would have rejected runs; it is counted as the
+// rejection it would have been (TotalRejected) and nowhere else, since
+// enforcing it would not have run, and its CallResult has WouldReject set
+// with Outcome what fn did: code that reads Outcome behaves as with no
+// breaker. (Call returns fn's own result; Allow returns a Permit whose
+// WouldReject is set and whose Done counts nothing.) Shadow is absolute:
+// ForceOpen shows what holding the breaker open would reject, and rejects
+// nothing. Turning shadow mode on or off is a Transition with From == To
+// and the current generation (ReasonShadowOn, ReasonShadowOff), counted
+// in Metrics.Transitions apart from the state changes
+// (Reason.ChangesState); Metrics.Shadow says which mode is in force.
+//
+// # Rules of your own
+//
+// Config.TripRule is given the window's counts (the call being judged
+// included) and the failure streak in a TripCounts, and trips the breaker
+// with ReasonTripRule when it returns true:
+//
+//   - It is asked where the built-in rules are: in the closed state, after
+//     a failure or a slow call is counted, and only when none of them has
+//     tripped; so a built-in rule's reason wins, and the rule costs
+//     nothing after a fast success. Probes are not its business: the
+//     state word decides them.
+//   - MinimumCalls does not gate it. TripCounts.Calls says how full the
+//     window is, and a rule may want fewer calls than the rates need (two
+//     slow failures in the window, say).
+//   - A panic in it is recovered and counts as false for that evaluation:
+//     the built-in rules still guard the dependency, and a bug in a rule
+//     must neither fail the caller's call nor open the breaker.
 package cb

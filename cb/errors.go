@@ -37,11 +37,12 @@ func (e *OpenError) RetryAfter() time.Duration {
 		return 0
 	}
 	now := e.b.now()
-	w := e.b.catchUp(now)
+	p := e.b.pol.Load()
+	w := e.b.catchUp(now, p)
 	if w.state() != Open {
 		return 0
 	}
-	return e.b.retryAfter(w, now)
+	return e.b.retryAfter(p, w, now)
 }
 
 // Error describes the rejection.

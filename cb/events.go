@@ -3,7 +3,8 @@ package cb
 import "fmt"
 
 // Transition describes one change of a breaker's state or of its forced
-// flag, as OnStateChange receives it.
+// flag, or a switch of shadow mode (From == To), as OnStateChange
+// receives it.
 //
 // Each transition is made by one CAS and reported by the goroutine that
 // won it, after the fact. Transitions made in quick succession by
@@ -15,7 +16,8 @@ type Transition struct {
 	Name     string // the breaker's name
 	From, To State
 	// Generation is the generation the change began; it grows by at
-	// least one with every transition (modulo 2^39).
+	// least one with every transition (modulo 2^39). A shadow switch
+	// begins none: it carries the current generation.
 	Generation uint64
 	Reason     Reason
 }
@@ -37,6 +39,9 @@ const (
 	ReasonForcedClosed                          // ForceClosed
 	ReasonForcedHalfOpen                        // ForceHalfOpen
 	ReasonReset                                 // Reset
+	ReasonTripRule                              // Config.TripRule returned true
+	ReasonShadowOn                              // Reconfigure turned shadow mode on: the state is unchanged
+	ReasonShadowOff                             // Reconfigure turned shadow mode off: the state is unchanged
 	numReasons
 )
 
@@ -53,6 +58,9 @@ var reasonNames = [...]string{
 	ReasonForcedClosed:        "forced closed",
 	ReasonForcedHalfOpen:      "forced half-open",
 	ReasonReset:               "reset",
+	ReasonTripRule:            "trip rule",
+	ReasonShadowOn:            "shadow on",
+	ReasonShadowOff:           "shadow off",
 }
 
 // reasonTo is the state each reason leads to.
@@ -69,6 +77,7 @@ var reasonTo = [...]State{
 	ReasonForcedClosed:        Closed,
 	ReasonForcedHalfOpen:      HalfOpen,
 	ReasonReset:               Closed,
+	ReasonTripRule:            Open,
 }
 
 // Reasons lists every Reason, in order.
@@ -80,13 +89,22 @@ func Reasons() []Reason {
 	return rs
 }
 
-// To is the state a transition for this reason leads to (Closed for the
-// zero or an unknown Reason, which no transition carries).
+// To is the state a transition for this reason leads to. It is Closed
+// for a reason that changes no state (see ChangesState), whose
+// transitions keep whatever state the breaker is in.
 func (r Reason) To() State {
-	if r == 0 || r >= numReasons {
+	if !r.ChangesState() {
 		return Closed
 	}
 	return reasonTo[r]
+}
+
+// ChangesState reports whether a transition for this reason changes the
+// breaker's state or forced flag: true for every reason but the shadow
+// switches (ReasonShadowOn, ReasonShadowOff), and false for the zero or
+// an unknown Reason, which no transition carries.
+func (r Reason) ChangesState() bool {
+	return r != 0 && r < numReasons && r != ReasonShadowOn && r != ReasonShadowOff
 }
 
 // String returns the reason in words, such as "failure rate".

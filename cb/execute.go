@@ -11,14 +11,23 @@ import (
 )
 
 // ticket is admission's answer: the state word and state that admitted
-// (or refused) a call, the reading an admitted call started at, and the
-// time until a probe may be admitted for a call refused while open.
+// (or refused) a call, the reading the call arrived at, and the time until
+// a probe may be admitted for a call refused while open.
 type ticket struct {
 	w          word
-	state      State
+	state      State // with shadowRun set on a refusal shadow mode runs all the same
 	start      time.Duration
 	retryAfter time.Duration
 }
+
+// shadowRun marks, in ticket.state, a refused call that shadow mode runs
+// all the same. It is a bit of the state, not a field of its own: Go keeps
+// a struct of at most four fields in registers, and a fifth puts every
+// ticket in memory, where Allow's copies of it stall on store forwarding.
+const shadowRun State = 4
+
+// shadow reports whether t refused a call that shadow mode runs.
+func (t ticket) shadow() bool { return t.state&shadowRun != 0 }
 
 // Execute runs fn if the breaker admits it and counts its outcome. It
 // returns fn's value (the zero T when rejected) and the CallResult. A panic
@@ -103,29 +112,35 @@ func (b *Breaker[T]) ExecuteContext(ctx context.Context, fn func(context.Context
 		return v, r
 	}
 	t, ok := b.admit()
-	if !ok {
+	switch {
+	case ok:
+		b.run(t, func() (T, error) { return fn(ctx) }, &v, &r)
+	case t.shadow():
+		b.runShadow(t, func() (T, error) { return fn(ctx) }, &v, &r)
+	default:
 		b.reject(&r, t)
-		return v, r
 	}
-	b.run(t, func() (T, error) { return fn(ctx) }, &v, &r)
 	return v, r
 }
 
 // executeNotClosed is Execute when the breaker is neither closed nor plainly
-// open when the call arrives at now.
+// open when the call arrives at now (or is in shadow mode).
 func (b *Breaker[T]) executeNotClosed(fn func() (T, error), now time.Duration, v *T, r *CallResult[T]) {
 	t, ok := b.admitNotClosed(now)
-	if !ok {
+	switch {
+	case ok:
+		b.run(t, fn, v, r)
+	case t.shadow():
+		b.runShadow(t, fn, v, r)
+	default:
 		b.reject(r, t)
-		return
 	}
-	b.run(t, fn, v, r)
 }
 
 // rejectOpen counts and reports a rejection when w is open and, at now,
 // still before its deadline (or forced), with the time left until a probe
 // may be admitted. Anything else (half-open, a deadline passed, a
-// generation not yet published) is left to admitNotClosed.
+// generation not yet published, shadow mode) is left to admitNotClosed.
 func (b *core) rejectOpen(w word, now time.Duration) (retryAfter time.Duration, ok bool) {
 	if w.state() != Open {
 		return 0, false
@@ -137,6 +152,9 @@ func (b *core) rejectOpen(w word, now time.Duration) (retryAfter time.Duration, 
 		}
 		retryAfter = subSat(deadline, now)
 	}
+	if b.pol.Load().shadow {
+		return 0, false
+	}
 	b.counters.AddTally(ring.Rejected)
 	return retryAfter, true
 }
@@ -146,7 +164,8 @@ func (b *core) rejectOpen(w word, now time.Duration) (retryAfter time.Duration, 
 func (b *core) countPanicked(done *bool, w word, start time.Duration) {
 	if !*done {
 		end := b.now()
-		b.countClosed(w, Failure, b.s.slowOn && subSat(end, start) > b.s.slowDur, end)
+		p := b.pol.Load()
+		b.countClosed(p, w, Failure, p.slowOn && subSat(end, start) > p.slowDur, end)
 	}
 }
 
@@ -159,17 +178,40 @@ func (b *Breaker[T]) run(t ticket, fn func() (T, error), v *T, r *CallResult[T])
 	// registers, and a caller that loads them 16 bytes at a time stalls on
 	// fields stored one by one just before (a failed store forward).
 	// finish stores every field before the atomic add that records the
-	// outcome, which drains the store buffer.
+	// outcome, which drains the store buffer. The policy is loaded once,
+	// as fn returns, and judges the call whatever happens next.
 	done := false
+	var p *policy
 	defer func() {
 		if !done {
+			if p == nil {
+				p = b.pol.Load()
+			}
 			var zero T
-			b.finish(t, zero, nil, true, v, r)
+			b.finish(t, zero, nil, true, v, r, p)
 		}
 	}()
 	val, err := fn()
-	b.finish(t, val, err, false, v, r)
+	p = b.pol.Load()
+	b.finish(t, val, err, false, v, r, p)
 	done = true
+}
+
+// runShadow runs fn for a call that the breaker, in shadow mode, refused
+// under t: it is counted as the rejection it would have been, before fn
+// runs (as a rejection is counted when made), and its outcome counts
+// nowhere else, since enforcing it would not have run. r reports fn's
+// result with WouldReject set; a panic in fn goes on, counting nothing
+// more.
+func (b *Breaker[T]) runShadow(t ticket, fn func() (T, error), v *T, r *CallResult[T]) {
+	b.counters.AddTally(ring.Rejected)
+	val, err := fn()
+	d := subSat(b.now(), t.start)
+	p := b.pol.Load()
+	o := b.classify(p, val, err)
+	*v = val
+	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.RetryAfter = val, err, o, t.state&^shadowRun, d, t.retryAfter
+	r.Slow, r.WouldReject = p.slowOn && d > p.slowDur, true
 }
 
 // admit decides whether a call may run now. A closed breaker admits without
@@ -182,7 +224,8 @@ func (b *core) admit() (ticket, bool) {
 }
 
 // admitNotClosed admits in Open (after its timeout) and HalfOpen. A
-// refusal returns ok false, with the retry delay in the ticket when open.
+// refusal returns ok false, with the retry delay in the ticket when open,
+// and shadow set when the breaker runs the call all the same.
 //
 // A probe taken while no other is out starts the episode's clock: its
 // deadline, HalfOpenTimeout from now, is published before the CAS that
@@ -190,15 +233,16 @@ func (b *core) admit() (ticket, bool) {
 // waiting for traffic therefore never times out, and a probe always has
 // the whole HalfOpenTimeout to answer.
 func (b *core) admitNotClosed(now time.Duration) (ticket, bool) {
+	p := b.pol.Load()
 	for {
-		w := b.catchUp(now)
+		w := b.catchUp(now, p)
 		switch {
 		case w.state() == Closed:
 			return ticket{w: w, state: Closed, start: now}, true
 		case w.state() == Open:
-			return ticket{w: w, state: Open, retryAfter: b.retryAfter(w, now)}, false
-		case w.permits() >= b.s.halfOpenMaxCalls:
-			return ticket{w: w, state: HalfOpen}, false
+			return ticket{w: w, state: Open | p.shadowMark, start: now, retryAfter: b.retryAfter(p, w, now)}, false
+		case w.permits() >= p.halfOpenMaxCalls:
+			return ticket{w: w, state: HalfOpen | p.shadowMark, start: now}, false
 		}
 		if w.permits() == w.probeSuccesses() {
 			gen, start, _ := b.dates.read()
@@ -209,7 +253,7 @@ func (b *core) admitNotClosed(now time.Duration) (ticket, bool) {
 			}
 			// A reading taken before the episode began (by a caller
 			// descheduled since) must not shorten the probe's time.
-			b.dates.extend(w.gen(), start, addSat(max(now, start), b.s.halfOpenTimeout))
+			b.dates.extend(w.gen(), start, addSat(max(now, start), p.halfOpenTimeout))
 		}
 		if b.cas(w, w.withPermits(w.permits()+1)) {
 			return ticket{w: w, state: HalfOpen, start: now}, true

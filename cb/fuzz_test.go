@@ -14,11 +14,9 @@ package cb_test
 //	ops               one kind byte each, then the kind's argument bytes
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +127,7 @@ type fuzzConfig struct {
 	classify int
 	lazy     bool
 	panicky  bool
+	mute     bool // no OnStateChange
 
 	width, window, slowDur, open, maxOpen, halfOpen time.Duration
 }
@@ -170,6 +169,7 @@ func decodeFuzzConfig(r *fuzzReader) fuzzConfig {
 	c.classify = int(flags & flagClassifyMask)
 	c.lazy = flags&flagLazy != 0
 	c.panicky = flags&flagPanicky != 0
+	c.decodeReconfigFlags(flags)
 
 	c.width, c.window = time.Millisecond, time.Second // a count window has no time scale: any will do
 	if w.calls == 0 {
@@ -266,10 +266,12 @@ const (
 	opState                 // compare State
 	opMetrics               // compare Metrics
 	opGap                   // arm the next close's gap: the nested op runs inside it
+	opReconfigure           // Reconfigure: twelve config bytes, as the input's first
+	opShadow                // Reconfigure with the config in force, Shadow switched
 	numOps
 )
 
-var opNames = [...]string{"Execute", "ExecuteContext", "Refused", "Allow", "Done", "Advance", "Force", "State", "Metrics", "Gap"}
+var opNames = [...]string{"Execute", "ExecuteContext", "Refused", "Allow", "Done", "Advance", "Force", "State", "Metrics", "Gap", "Reconfigure", "Shadow"}
 
 const (
 	maxFuzzSteps   = 300 // ops per input, so every input runs fast
@@ -286,6 +288,7 @@ type fuzzOp struct {
 	twice   bool          // Done called a second time
 	viaCall bool          // an Execute made through Call
 	nested  *fuzzOp       // run inside fn before it returns
+	cfg     *fuzzConfig   // the config a Reconfigure gives
 }
 
 func (o *fuzzOp) String() string {
@@ -298,6 +301,9 @@ func (o *fuzzOp) String() string {
 	}
 	if o.nested != nil {
 		s += " nested=" + o.nested.String()
+	}
+	if o.cfg != nil {
+		s += fmt.Sprintf(" config=%+v classify=%d", o.cfg.cfg, o.cfg.classify)
 	}
 	return s + ")"
 }
@@ -326,6 +332,8 @@ func (c *fuzzConfig) decodeOp(r *fuzzReader, depth int) *fuzzOp {
 		if depth < maxFuzzDepth {
 			o.nested = c.decodeOp(r, depth+1)
 		}
+	case opReconfigure:
+		c.decodeReconfigure(r, o)
 	}
 	return o
 }
@@ -341,15 +349,16 @@ const (
 
 // callRecord is what a call became, as comparable data.
 type callRecord struct {
-	Panicked   bool
-	Value      int
-	Err        error
-	Outcome    cb.Outcome
-	State      cb.State
-	Duration   time.Duration
-	RetryAfter time.Duration
-	Slow       bool
-	Stale      bool
+	Panicked    bool
+	Value       int
+	Err         error
+	Outcome     cb.Outcome
+	State       cb.State
+	Duration    time.Duration
+	RetryAfter  time.Duration
+	Slow        bool
+	Stale       bool
+	WouldReject bool
 }
 
 // openErrRecord is a rejection's *cb.OpenError as comparable data, with
@@ -377,25 +386,32 @@ func (e fmtErr) Error() string { return fmt.Sprintf("%+v", e.rec) }
 
 // allowRecord is Allow's answer.
 type allowRecord struct {
-	Admitted bool
-	Err      error
+	Admitted    bool
+	WouldReject bool
+	Err         error
 }
 
 // subject is one side of the comparison: the breaker or the model.
 type subject interface {
 	clock() *cbtest.Clock
 	// call makes an Execute (ExecuteContext, or Call) whose fn runs body,
-	// then panics if panics, and whose outcome the rules say is want.
-	call(via callVia, body func() (int, error), panics bool, want cb.Outcome) callRecord
+	// then panics if panics, and whose outcome the rules say is want,
+	// indexed by the classification mode in force when the call ends.
+	call(via callVia, body func() (int, error), panics bool, want [numClassify]cb.Outcome) callRecord
 	refused() callRecord
 	allow() allowRecord
 	permits() int
-	done(i, v int, err error, want cb.Outcome, twice bool)
+	done(i, v int, err error, want [numClassify]cb.Outcome, twice bool)
+	// reconfigure gives the policy of c (nil: the one in force, with
+	// Shadow switched).
+	reconfigure(c *fuzzConfig)
 	force(which int)
 	// gap makes f run once, in the closing gap of the next close: inside
 	// the breaker between its closing CAS and the close's end, after the
 	// close in the model.
 	gap(f func())
+	// trace is the trace of the op being run.
+	trace() *[]any
 	state() cb.State
 	metrics() cb.Metrics
 	events() []cb.Transition
@@ -420,7 +436,7 @@ func run(s subject, c *fuzzConfig, o *fuzzOp, trace *[]any) {
 		case o.viaCall:
 			via = viaCall
 		}
-		*trace = append(*trace, s.call(via, body, k.panics, k.want[c.classify]))
+		*trace = append(*trace, s.call(via, body, k.panics, k.want))
 	case opRefused:
 		*trace = append(*trace, s.refused())
 	case opAllow:
@@ -430,7 +446,7 @@ func run(s subject, c *fuzzConfig, o *fuzzOp, trace *[]any) {
 	case opDone:
 		if n := s.permits(); n > 0 {
 			k := fuzzKinds[o.result]
-			s.done(o.arg%n, k.v, k.err, k.want[c.classify], o.twice)
+			s.done(o.arg%n, k.v, k.err, k.want, o.twice)
 		}
 	case opAdvance:
 		s.clock().Advance(o.d)
@@ -442,8 +458,13 @@ func run(s subject, c *fuzzConfig, o *fuzzOp, trace *[]any) {
 		*trace = append(*trace, s.metrics())
 	case opGap:
 		if o.nested != nil {
-			s.gap(func() { run(s, c, o.nested, trace) })
+			// The op's trace is that of the op the close happens in.
+			s.gap(func() { run(s, c, o.nested, s.trace()) })
 		}
+	case opReconfigure:
+		s.reconfigure(o.cfg)
+	case opShadow:
+		s.reconfigure(nil)
 	}
 }
 
@@ -456,28 +477,20 @@ type breakerSubject struct {
 	ps     []*cb.Permit[int]
 	inGap  func()
 	gapped bool // a gap op has run: events may come out of generation order
+	mode   int  // the classification mode the breaker was made with
+	live   *[]any
 }
 
 func newBreakerSubject(t *testing.T, c *fuzzConfig) *breakerSubject {
-	s := &breakerSubject{t: t, clk: cbtest.NewClock()}
+	s := &breakerSubject{t: t, clk: cbtest.NewClock(), mode: c.classify}
 	cfg := c.cfg
 	cfg.Clock = s.clk
-	cfg.OnStateChange = func(tr cb.Transition) {
-		s.ev = append(s.ev, tr)
-		if c.panicky {
-			panic("fuzz: listener")
-		}
-	}
+	cfg.OnStateChange = fuzzListener(c, &s.ev)
 	var opts []cb.Option[int]
-	switch c.classify {
-	case classifyClassifier:
+	if c.classify == classifyClassifier {
 		opts = append(opts, cb.WithClassifier(func(v int, _ error) cb.Outcome { return cb.Outcome(v) }))
-	case classifyCustom:
-		cfg.IsIgnored = func(err error) bool { return errors.Is(err, errFuzzSkip) }
-		cfg.IsFailure = func(err error) bool { return !errors.Is(err, errFuzzBenign) } // never asked about nil
-	case classifyIsFailure:
-		cfg.IsFailure = func(err error) bool { return !errors.Is(err, errFuzzBenign) }
 	}
+	setClassifiers(&cfg, c.classify)
 	b, err := cb.New[int]("fuzz", cfg, opts...)
 	require.NoError(t, err)
 	s.b = b
@@ -490,7 +503,8 @@ func newBreakerSubject(t *testing.T, c *fuzzConfig) *breakerSubject {
 	return s
 }
 
-func (s *breakerSubject) gap(f func()) { s.inGap = f }
+func (s *breakerSubject) gap(f func())  { s.inGap = f }
+func (s *breakerSubject) trace() *[]any { return s.live }
 
 func (s *breakerSubject) clock() *cbtest.Clock { return s.clk }
 func (s *breakerSubject) permits() int         { return len(s.ps) }
@@ -500,13 +514,9 @@ func (s *breakerSubject) metrics() cb.Metrics  { return s.b.Metrics() }
 // events are the breaker's events in Generation order: the order
 // listeners may rely on. (Events of a close and of a call in its gap reach
 // the listener in the order their goroutines finished, the gap's first.)
-func (s *breakerSubject) events() []cb.Transition {
-	ev := slices.Clone(s.ev)
-	slices.SortStableFunc(ev, func(a, b cb.Transition) int { return cmp.Compare(a.Generation, b.Generation) })
-	return ev
-}
+func (s *breakerSubject) events() []cb.Transition { return inGenerationOrder(s.ev) }
 
-func (s *breakerSubject) call(via callVia, body func() (int, error), panics bool, _ cb.Outcome) (rec callRecord) {
+func (s *breakerSubject) call(via callVia, body func() (int, error), panics bool, _ [numClassify]cb.Outcome) (rec callRecord) {
 	ran := false
 	fn := func() (int, error) {
 		ran = true
@@ -560,7 +570,7 @@ func (s *breakerSubject) record(r cb.CallResult[int]) callRecord {
 	}
 	return callRecord{
 		Value: r.Value, Err: s.openErr(r.Err), Outcome: r.Outcome, State: r.State, Duration: r.Duration,
-		RetryAfter: r.RetryAfter, Slow: r.Slow, Stale: r.Stale,
+		RetryAfter: r.RetryAfter, Slow: r.Slow, Stale: r.Stale, WouldReject: r.WouldReject,
 	}
 }
 
@@ -580,10 +590,10 @@ func (s *breakerSubject) allow() allowRecord {
 		return allowRecord{Err: s.openErr(err)}
 	}
 	s.ps = append(s.ps, &p)
-	return allowRecord{Admitted: true}
+	return allowRecord{Admitted: true, WouldReject: p.WouldReject()}
 }
 
-func (s *breakerSubject) done(i, v int, err error, _ cb.Outcome, twice bool) {
+func (s *breakerSubject) done(i, v int, err error, _ [numClassify]cb.Outcome, twice bool) {
 	p := s.ps[i]
 	s.ps = append(s.ps[:i], s.ps[i+1:]...)
 	p.Done(v, err)
@@ -598,22 +608,23 @@ func (s *breakerSubject) force(which int) {
 
 // modelSubject is the reference model.
 type modelSubject struct {
+	t     *testing.T
 	clk   *cbtest.Clock
 	m     *model.Model
 	ev    []cb.Transition
 	ps    []*model.Ticket
 	inGap func()
+	live  *[]any
+	made  int       // the classification mode the model was made with
+	mode  int       // the classification mode in force
+	cfg   cb.Config // the config in force
 }
 
 func newModelSubject(t *testing.T, c *fuzzConfig) *modelSubject {
-	s := &modelSubject{clk: cbtest.NewClock()}
+	s := &modelSubject{t: t, clk: cbtest.NewClock(), made: c.classify, mode: c.classify}
 	cfg := c.cfg
-	cfg.OnStateChange = func(tr cb.Transition) {
-		s.ev = append(s.ev, tr)
-		if c.panicky {
-			panic("fuzz: listener")
-		}
-	}
+	cfg.OnStateChange = fuzzListener(c, &s.ev)
+	s.cfg = cfg
 	m, err := model.New("fuzz", cfg, s.clk.Now)
 	require.NoError(t, err)
 	s.m = m
@@ -626,15 +637,16 @@ func newModelSubject(t *testing.T, c *fuzzConfig) *modelSubject {
 	return s
 }
 
-func (s *modelSubject) gap(f func()) { s.inGap = f }
+func (s *modelSubject) gap(f func())  { s.inGap = f }
+func (s *modelSubject) trace() *[]any { return s.live }
 
 func (s *modelSubject) clock() *cbtest.Clock    { return s.clk }
 func (s *modelSubject) permits() int            { return len(s.ps) }
 func (s *modelSubject) state() cb.State         { return s.m.State() }
 func (s *modelSubject) metrics() cb.Metrics     { return s.m.Metrics() }
-func (s *modelSubject) events() []cb.Transition { return s.ev }
+func (s *modelSubject) events() []cb.Transition { return inGenerationOrder(s.ev) }
 
-func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, want cb.Outcome) callRecord {
+func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, want [numClassify]cb.Outcome) callRecord {
 	t, r := s.m.Begin()
 	if t == nil {
 		if via == viaCall {
@@ -647,7 +659,7 @@ func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, 
 		s.m.End(t, cb.Failure, nil)
 		return callRecord{Panicked: true}
 	}
-	r = s.m.End(t, want, err)
+	r = s.m.End(t, want[s.mode], err)
 	if via == viaCall {
 		return callRecord{Value: v, Err: err}
 	}
@@ -657,7 +669,7 @@ func (s *modelSubject) call(via callVia, body func() (int, error), panics bool, 
 func record(v int, r model.Result) callRecord {
 	return callRecord{
 		Value: v, Err: errRecord(r.Err, r.RetryAfter), Outcome: r.Outcome, State: r.State, Duration: r.Duration,
-		RetryAfter: r.RetryAfter, Slow: r.Slow, Stale: r.Stale,
+		RetryAfter: r.RetryAfter, Slow: r.Slow, Stale: r.Stale, WouldReject: r.WouldReject,
 	}
 }
 
@@ -669,15 +681,15 @@ func (s *modelSubject) allow() allowRecord {
 		return allowRecord{Err: errRecord(r.Err, r.RetryAfter)}
 	}
 	s.ps = append(s.ps, t)
-	return allowRecord{Admitted: true}
+	return allowRecord{Admitted: true, WouldReject: t.WouldReject()}
 }
 
-func (s *modelSubject) done(i, _ int, err error, want cb.Outcome, twice bool) {
+func (s *modelSubject) done(i, _ int, err error, want [numClassify]cb.Outcome, twice bool) {
 	t := s.ps[i]
 	s.ps = append(s.ps[:i], s.ps[i+1:]...)
-	s.m.End(t, want, err)
+	s.m.End(t, want[s.mode], err)
 	if twice {
-		s.m.End(t, want, err)
+		s.m.End(t, want[s.mode], err)
 	}
 }
 
@@ -689,7 +701,7 @@ func (s *modelSubject) force(which int) {
 // config and a sequence of operations, applied to the breaker and to the
 // reference model, which must agree after every step.
 func FuzzBreaker(f *testing.F) {
-	for _, s := range fuzzSeeds() {
+	for _, s := range append(fuzzSeeds(), reconfigureSeeds()...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -712,6 +724,7 @@ func FuzzBreaker(f *testing.F) {
 			o := c.decodeOp(r, 0)
 			history, at = append(history, o), append(at, br.clk.Now())
 			var bt, mt []any
+			br.live, mo.live = &bt, &mt
 			run(br, &c, o, &bt)
 			run(mo, &c, o, &mt)
 			if !c.lazy {

@@ -17,6 +17,9 @@ type Metrics struct {
 	State      State  `json:"state"`
 	Forced     bool   `json:"forced"`
 	Generation uint64 `json:"generation"`
+	// Shadow reports shadow mode (Config.Shadow): the breaker rejects
+	// nothing, and TotalRejected counts the calls it would have rejected.
+	Shadow bool `json:"shadow"`
 
 	Calls        uint64  `json:"calls"`
 	Successes    uint64  `json:"successes"`
@@ -91,15 +94,17 @@ func seconds(s float64) time.Duration { return time.Duration(math.Round(s * floa
 // concurrent calls they may be a few calls apart.
 func (b *core) Metrics() Metrics {
 	now := b.now()
-	w := b.catchUp(now)
+	p := b.pol.Load()
+	w := b.catchUp(now, p)
 	var c, sums ring.Counts
-	b.window(now, &c, &sums)
+	p.window(now, &c, &sums)
 	probes := b.probeTotals()
 	m := Metrics{
 		Name:          b.name,
 		State:         w.state(),
 		Forced:        w.forced(),
 		Generation:    w.gen(),
+		Shadow:        p.shadow,
 		Calls:         c.Calls(),
 		Successes:     c.Successes(),
 		Failures:      c.Failures(),
@@ -134,14 +139,15 @@ func (b *core) Metrics() Metrics {
 		m.StateSince = max(subSat(now, start), 0)
 	}
 	if w.state() == Open {
-		m.RetryAfter = b.retryAfter(w, now)
+		m.RetryAfter = b.retryAfter(p, w, now)
 	}
 	return m
 }
 
-// TransitionCounts counts transitions by Reason. Each reason leads to one
-// state (Reason.To), so the counts also say how often the breaker entered
-// each state. JSON gives an object keyed by the reasons' words.
+// TransitionCounts counts transitions by Reason. Each reason that changes
+// the state leads to one state (Reason.To), so the counts also say how
+// often the breaker entered each state; the shadow switches count apart.
+// JSON gives an object keyed by the reasons' words.
 type TransitionCounts [numReasons]uint64
 
 // By returns the count of transitions for reason r.
@@ -154,18 +160,18 @@ func (c TransitionCounts) By(r Reason) uint64 {
 
 // To returns the count of transitions into state s (forced-flag changes
 // that keep the state included: ForceOpen on an open breaker counts as
-// one into Open).
+// one into Open; shadow switches not).
 func (c TransitionCounts) To(s State) uint64 {
 	var n uint64
 	for _, r := range Reasons() {
-		if r.To() == s {
+		if r.ChangesState() && r.To() == s {
 			n += c[r]
 		}
 	}
 	return n
 }
 
-// Total returns the count of all transitions.
+// Total returns the count of all transitions, shadow switches included.
 func (c TransitionCounts) Total() uint64 {
 	var n uint64
 	for _, v := range c {

@@ -114,7 +114,7 @@ func TestMetricsJSON(t *testing.T) {
 	sort.Strings(keys)
 	assert.Equal(t, []string{
 		"calls", "consecutive_failures", "consecutive_successes", "failure_rate", "failures",
-		"forced", "generation", "half_open_in_flight", "name", "retry_after_seconds", "slow_call_rate",
+		"forced", "generation", "half_open_in_flight", "name", "retry_after_seconds", "shadow", "slow_call_rate",
 		"slow_calls", "state", "state_since_seconds", "successes", "total_calls", "total_failures",
 		"total_ignored", "total_rejected", "total_slow_calls", "total_stale", "transitions",
 	}, keys)
@@ -219,7 +219,7 @@ func TestReasonString(t *testing.T) {
 		require.NoError(t, back.UnmarshalText(text))
 		assert.Equal(t, r, back)
 	}
-	for _, r := range []cb.Reason{0, cb.ReasonReset + 1, 255} {
+	for _, r := range []cb.Reason{0, cb.Reason(len(cb.Reasons()) + 1), 255} {
 		assert.Equal(t, fmt.Sprintf("Reason(%d)", uint8(r)), r.String(), "the zero Reason is not used")
 		_, err := r.MarshalText()
 		assert.Error(t, err)

@@ -11,74 +11,78 @@ import (
 )
 
 // classify turns fn's result into Success, Failure or Ignored.
-func (b *Breaker[T]) classify(v T, err error) Outcome {
+func (b *Breaker[T]) classify(p *policy, v T, err error) Outcome {
 	if b.classifier != nil {
 		if o := b.classifier(v, err); o <= Ignored {
 			return o
 		}
 		return Failure
 	}
-	return b.classifyErr(err)
+	return p.classifyErr(err)
 }
 
 // classifyErr classifies by the error alone, as configured.
-func (b *core) classifyErr(err error) Outcome {
+func (p *policy) classifyErr(err error) Outcome {
 	switch {
 	case err == nil:
 		return Success
-	case b.s.defaultClassifiers:
+	case p.defaultClassifiers:
 		if defaultIsIgnored(err) {
 			return Ignored
 		}
 		return Failure
-	case b.s.isIgnored(err):
+	case p.isIgnored(err):
 		return Ignored
-	case b.s.isFailure(err):
+	case p.isFailure(err):
 		return Failure
 	}
 	return Success
 }
 
 // finishClosed classifies and counts a call admitted while closed under w
-// that returned normally; its results come back in registers.
+// that returned normally; its results come back in registers. The call is
+// judged by the policy in force as it ends, loaded once.
 func (b *Breaker[T]) finishClosed(w word, start time.Duration, val T, err error) (o Outcome, d time.Duration, slow, stale bool) {
 	end := b.now()
+	p := b.pol.Load()
 	o = Success
-	if err != nil || b.classifier != nil || !b.s.defaultClassifiers {
-		o = b.classify(val, err)
+	if err != nil || b.classifier != nil || !p.defaultClassifiers {
+		o = b.classify(p, val, err)
 	}
 	d = subSat(end, start)
-	slow = b.s.slowOn && d > b.s.slowDur
-	if b.load() != w || o != Success || slow || b.tw == nil || !b.tw.RecordFastSuccess(end) {
-		stale = b.countClosed(w, o, slow, end)
+	slow = p.slowOn && d > p.slowDur
+	if b.load() != w || o != Success || slow || p.tw == nil || !p.tw.RecordFastSuccess(end) {
+		stale = b.countClosed(p, w, o, slow, end)
 	} else if s := b.streak.Load(); s != streakOf(w) {
 		b.streakEnd(w, s) // a fast success ends a failure streak
 	}
 	return o, d, slow, stale
 }
 
-// finish measures and counts a call admitted under t, writing its results
-// through v and r before the add that records it (see run).
-func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *CallResult[T]) {
+// finish measures and counts, under the policy p, a call admitted under t,
+// writing its results through v and r before the add that records it
+// (see run). p comes last: the arguments before it fill the registers Go
+// passes arguments in, and the error keeps two of them.
+func (b *Breaker[T]) finish(t ticket, val T, err error, panicked bool, v *T, r *CallResult[T], p *policy) {
 	end := b.now()
 	d := subSat(end, t.start)
-	slow := b.s.slowOn && d > b.s.slowDur
+	slow := p.slowOn && d > p.slowDur
 	o := Failure
 	if !panicked {
-		o = b.classify(val, err)
+		o = b.classify(p, val, err)
 	}
 	*v = val
 	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.Slow = val, err, o, t.state, d, slow
 	if t.state == HalfOpen {
-		r.Stale = b.countProbe(t, o, slow, end)
+		r.Stale = b.countProbe(p, t, o, slow, end)
 		return
 	}
-	r.Stale = b.countClosed(t.w, o, slow, end)
+	r.Stale = b.countClosed(p, t.w, o, slow, end)
 }
 
-// countClosed applies the outcome of a call admitted while closed in the
-// generation of w and reports whether it was stale.
-func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool {
+// countClosed applies, under the policy p, the outcome of a call admitted
+// while closed in the generation of w and reports whether it was stale.
+func (b *core) countClosed(p *policy, w word, o Outcome, slow bool, now time.Duration) bool {
 	if b.load().gen() != w.gen() {
 		b.counters.AddTally(ring.Stale)
 		return true
@@ -87,44 +91,63 @@ func (b *core) countClosed(w word, o Outcome, slow bool, now time.Duration) bool
 		b.counters.AddTally(ring.Ignored)
 		return false
 	}
-	b.record(now, ring.KindOf(o == Failure, slow))
+	p.record(now, ring.KindOf(o == Failure, slow))
 	if o == Success {
 		if s := b.streak.Load(); s != streakOf(w) {
 			b.streakEnd(w, s)
 		}
 		if slow {
 			var c, sums ring.Counts
-			b.window(now, &c, &sums)
-			b.evaluate(w, now, &c)
+			p.window(now, &c, &sums)
+			b.evaluate(p, w, now, &c, 0)
 		}
 		return false
 	}
 	n := b.streakAdd(w)
 	var c, sums ring.Counts
-	b.window(now, &c, &sums)
+	p.window(now, &c, &sums)
 	b.markSuccesses(&sums)
-	if b.s.streakLimit != 0 && n >= b.s.streakLimit {
-		b.trip(w, now, ReasonConsecutiveFailures)
+	if p.streakLimit != 0 && n >= p.streakLimit {
+		b.trip(p, w, now, ReasonConsecutiveFailures)
 		return false
 	}
-	b.evaluate(w, now, &c)
+	b.evaluate(p, w, now, &c, n)
 	return false
 }
 
 // evaluate trips a closed breaker whose window holds at least MinimumCalls
-// and whose failure or slow-call rate has reached its threshold. It runs
-// only after a failure or a slow call: a fast success cannot raise a rate.
-func (b *core) evaluate(w word, now time.Duration, c *ring.Counts) {
-	calls := c.Calls()
-	if calls < b.s.minCalls || calls == 0 {
-		return
+// and whose failure or slow-call rate has reached its threshold, or, when
+// neither has, whose TripRule says so, given the window c and the failure
+// streak n. It runs only after a failure or a slow call: a fast success
+// cannot raise a rate, and a TripRule costs nothing on the success path.
+func (b *core) evaluate(p *policy, w word, now time.Duration, c *ring.Counts, n uint64) {
+	if calls := c.Calls(); calls >= p.minCalls && calls != 0 {
+		switch {
+		case p.failRate > 0 && float64(c.Failures())/float64(calls) >= p.failRate:
+			b.trip(p, w, now, ReasonFailureRate)
+			return
+		case p.slowOn && p.slowRate > 0 && float64(c.Slow())/float64(calls) >= p.slowRate:
+			b.trip(p, w, now, ReasonSlowCallRate)
+			return
+		}
 	}
-	switch {
-	case b.s.failRate > 0 && float64(c.Failures())/float64(calls) >= b.s.failRate:
-		b.trip(w, now, ReasonFailureRate)
-	case b.s.slowOn && b.s.slowRate > 0 && float64(c.Slow())/float64(calls) >= b.s.slowRate:
-		b.trip(w, now, ReasonSlowCallRate)
+	if p.tripRule != nil && p.askTripRule(c, n) {
+		b.trip(p, w, now, ReasonTripRule)
 	}
+}
+
+// askTripRule returns what the TripRule says of the window c and the
+// failure streak n; false if it panics.
+func (p *policy) askTripRule(c *ring.Counts, n uint64) (trip bool) {
+	defer func() {
+		if recover() != nil {
+			trip = false
+		}
+	}()
+	return p.tripRule(TripCounts{
+		Calls: c.Calls(), Failures: c.Failures(), SlowCalls: c.Slow(), SlowFailures: c[ring.SlowFailure],
+		ConsecutiveFailures: n,
+	})
 }
 
 // countProbe applies the outcome of a half-open probe with one CAS on the
@@ -132,12 +155,12 @@ func (b *core) evaluate(w word, now time.Duration, c *ring.Counts) {
 // tracking on, a slow success fails the episode as a failure does: a
 // dependency that answers slowly has not recovered, and closing on it
 // would trip again on the slow-call rate at once.
-func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) bool {
+func (b *core) countProbe(p *policy, t ticket, o Outcome, slow bool, now time.Duration) bool {
 	for {
 		// current first: an episode whose HalfOpenTimeout has passed has
 		// failed, even if nobody has looked since, and this probe is then
 		// stale.
-		w := b.catchUp(now)
+		w := b.catchUp(now, p)
 		if w.gen() != t.w.gen() {
 			b.counters.AddTally(ring.Stale)
 			return true
@@ -149,7 +172,7 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 				return false
 			}
 		case o == Failure || slow:
-			next := w.nextGen(Open, false, b.backoff(w.level()))
+			next := w.nextGen(Open, false, p.backoff(w.level()))
 			if b.cas(w, next) {
 				b.probes[ring.KindOf(o == Failure, slow)].Inc()
 				b.probeStreak(o == Failure)
@@ -158,15 +181,15 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 				if o != Failure {
 					reason = ReasonProbeSlow
 				}
-				b.transitioned(w, next, now, reason)
+				b.transitioned(p, w, next, now, reason)
 				return false
 			}
-		case w.probeSuccesses()+1 >= b.s.successThreshold:
+		case w.probeSuccesses()+1 >= p.successThreshold:
 			// The closing word carries this probe's success, which the
 			// close's one clear counts (see clearFor): counted here, the
 			// restarted success streak could include or miss it depending
 			// on who completes the close first.
-			if b.close(w, w.nextGen(closing, false, 0).withProbeSuccesses(1), now, ReasonProbesSucceeded) {
+			if b.close(p, w, w.nextGen(closing, false, 0).withProbeSuccesses(1), now, ReasonProbesSucceeded) {
 				return false
 			}
 		case b.cas(w, w.withProbeSuccesses(w.probeSuccesses()+1)):
@@ -178,22 +201,22 @@ func (b *core) countProbe(t ticket, o Outcome, slow bool, now time.Duration) boo
 }
 
 // record counts an outcome of kind k ending at now in the window.
-func (b *core) record(now time.Duration, k ring.Kind) {
-	if b.tw != nil {
-		b.tw.Record(now, k)
+func (p *policy) record(now time.Duration, k ring.Kind) {
+	if p.tw != nil {
+		p.tw.Record(now, k)
 	} else {
-		b.cw.Record(k)
+		p.cw.Record(k)
 	}
 }
 
 // window returns the window's counts and the lifetime sums of counted
 // closed-state outcomes as of now.
 // They are written through pointers, not returned: see ring.Stripes.SumTo.
-func (b *core) window(now time.Duration, window, sums *ring.Counts) {
-	if b.tw != nil {
-		b.tw.Snapshot(now, window, sums)
+func (p *policy) window(now time.Duration, window, sums *ring.Counts) {
+	if p.tw != nil {
+		p.tw.Snapshot(now, window, sums)
 	} else {
-		b.cw.Snapshot(window, sums)
+		p.cw.Snapshot(window, sums)
 	}
 }
 

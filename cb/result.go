@@ -27,4 +27,10 @@ type CallResult[T any] struct {
 	// Stale reports that the breaker changed generation while the call
 	// ran, so its outcome was not counted (only TotalStale was).
 	Stale bool
+	// WouldReject reports that the breaker, in shadow mode (see
+	// Config.Shadow), would have rejected the call and ran it all the
+	// same. It was counted as rejected, and only so: Outcome is what fn
+	// did, so code that reads it behaves as it would with no breaker,
+	// and State and RetryAfter are those of the rejection.
+	WouldReject bool
 }

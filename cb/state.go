@@ -85,6 +85,8 @@ type Circuit interface {
 	Reset()
 	Subscribe(f func(Transition)) (unsubscribe func())
 	Created() time.Time
+	Config() Config
+	Reconfigure(cfg Config) error
 }
 
 var _ Circuit = (*Breaker[int])(nil)
@@ -96,5 +98,5 @@ func (b *core) State() State {
 	if w.state() == Closed {
 		return Closed
 	}
-	return b.catchUp(b.now()).public()
+	return b.catchUp(b.now(), b.pol.Load()).public()
 }

@@ -12,48 +12,69 @@ import (
 
 // trip opens a closed breaker whose word was w. Only the state word's CAS
 // decides: a loser finds the generation moved and does nothing.
-func (b *core) trip(w word, now time.Duration, reason Reason) {
+func (b *core) trip(p *policy, w word, now time.Duration, reason Reason) {
 	next := w.nextGen(Open, false, 0)
 	if b.cas(w, next) {
-		b.transitioned(w, next, now, reason)
+		b.transitioned(p, w, next, now, reason)
 	}
 }
 
 // transitioned finishes a transition whose CAS this goroutine won: it
 // publishes the reading the generation began at and tells the listener.
-func (b *core) transitioned(from, to word, start time.Duration, reason Reason) {
+// p, the policy the transition was decided under, sets an open time.
+func (b *core) transitioned(p *policy, from, to word, start time.Duration, reason Reason) {
+	b.publishDates(p, to, start)
+	if b.count(from, to, reason) {
+		b.tell(from, to, reason)
+	}
+}
+
+// publishDates publishes the reading the generation of to began at, and
+// the deadline p gives it.
+func (b *core) publishDates(p *policy, to word, start time.Duration) {
 	deadline := endOfTime // closed or forced: time ends nothing
 	switch {
 	case to.forced():
 	case to.state() == Open:
-		deadline = addSat(start, b.openFor(to.level()))
+		deadline = addSat(start, p.openFor(to.level()))
 	case to.state() == HalfOpen:
 		deadline = noDeadline
 	}
 	b.dates.publish(to.gen(), start, deadline)
+}
+
+// count counts the transition from from to to in Metrics.Transitions and
+// reports whether it is one listeners hear: a new generation that changes
+// nothing they would see is neither.
+func (b *core) count(from, to word, reason Reason) bool {
 	if from.public() == to.public() && from.forced() == to.forced() {
-		return // a new generation, but nothing a listener would see changed
+		return false
 	}
 	b.transitions[reason].Inc()
+	return true
+}
+
+// tell has the listeners hear the transition from from to to.
+func (b *core) tell(from, to word, reason Reason) {
 	b.listeners.Tell(Transition{Name: b.name, From: from.public(), To: to.public(), Generation: to.gen(), Reason: reason})
 }
 
 // openFor is the open time at backoff level l.
-func (b *core) openFor(l uint) time.Duration {
-	d, limit := b.s.openTimeout, b.s.maxOpenTimeout
+func (p *policy) openFor(l uint) time.Duration {
+	d, limit := p.openTimeout, p.maxOpenTimeout
 	for ; l > 0 && d < limit; l-- {
 		if d > limit/2 {
 			return limit // doubling would pass the cap (or overflow)
 		}
 		d *= 2
 	}
-	return d // New checked OpenTimeout <= MaxOpenTimeout
+	return d // resolve checked OpenTimeout <= MaxOpenTimeout
 }
 
 // backoff is the level after a failed half-open episode at level l: one
 // doubling more, until the cap is reached (never, without a cap).
-func (b *core) backoff(l uint) uint {
-	if b.s.maxOpenTimeout == 0 || l == maxLevel || b.openFor(l) >= b.s.maxOpenTimeout {
+func (p *policy) backoff(l uint) uint {
+	if p.maxOpenTimeout == 0 || l == maxLevel || p.openFor(l) >= p.maxOpenTimeout {
 		return l
 	}
 	return l + 1
@@ -64,8 +85,8 @@ func (b *core) backoff(l uint) uint {
 // Open past its open time becomes HalfOpen, and a half-open episode whose
 // probe has been out HalfOpenTimeout fails and reopens. Each is dated at
 // its deadline, not when it was noticed, so the state is a function of
-// time and not of who looks.
-func (b *core) catchUp(now time.Duration) word {
+// time and not of who looks. p sets the open time of a failed episode.
+func (b *core) catchUp(now time.Duration, p *policy) word {
 	for {
 		w := b.load()
 		switch {
@@ -85,23 +106,23 @@ func (b *core) catchUp(now time.Duration) word {
 		if w.state() == Open {
 			next := w.nextGen(HalfOpen, false, w.level())
 			if b.cas(w, next) {
-				b.transitioned(w, next, deadline, ReasonOpenTimeout)
+				b.transitioned(p, w, next, deadline, ReasonOpenTimeout)
 			}
 			continue
 		}
 		if w.permits() == w.probeSuccesses() {
 			return w // no probe is out: the next one starts a new deadline
 		}
-		next := w.nextGen(Open, false, b.backoff(w.level()))
+		next := w.nextGen(Open, false, p.backoff(w.level()))
 		if b.cas(w, next) {
-			b.transitioned(w, next, deadline, ReasonHalfOpenTimeout)
+			b.transitioned(p, w, next, deadline, ReasonHalfOpenTimeout)
 		}
 	}
 }
 
 // retryAfter is the time until an open breaker whose word is w admits a
 // probe; 0 when forced.
-func (b *core) retryAfter(w word, now time.Duration) time.Duration {
+func (b *core) retryAfter(p *policy, w word, now time.Duration) time.Duration {
 	if w.forced() {
 		return 0
 	}
@@ -110,7 +131,7 @@ func (b *core) retryAfter(w word, now time.Duration) time.Duration {
 	case genAfter(gen, w.gen()):
 		return 0 // the breaker has moved on since w: a retry may be admitted
 	case gen != w.gen():
-		return b.openFor(w.level()) // w's transition is nanoseconds old
+		return p.openFor(w.level()) // w's transition is nanoseconds old
 	}
 	return max(subSat(deadline, now), 0)
 }
@@ -128,6 +149,7 @@ const (
 // was.
 func (b *core) force(f forcing, reason Reason) {
 	now := b.now()
+	p := b.pol.Load()
 	for {
 		w := b.load()
 		if w.state() == closing {
@@ -138,18 +160,18 @@ func (b *core) force(f forcing, reason Reason) {
 		}
 		switch f {
 		case closeFresh:
-			if b.close(w, w.nextGen(closing, false, 0), now, reason) {
+			if b.close(p, w, w.nextGen(closing, false, 0), now, reason) {
 				return
 			}
 			continue
 		case holdOpen:
 			if next := w.nextGen(Open, true, w.level()); b.cas(w, next) {
-				b.transitioned(w, next, now, reason)
+				b.transitioned(p, w, next, now, reason)
 				return
 			}
 		case probeFresh:
 			if next := w.nextGen(HalfOpen, false, w.level()); b.cas(w, next) {
-				b.transitioned(w, next, now, reason)
+				b.transitioned(p, w, next, now, reason)
 				return
 			}
 		}
@@ -160,15 +182,23 @@ func (b *core) force(f forcing, reason Reason) {
 // the close: the window and the failure streak are emptied before the
 // word admits calls again, then the listener is told. It reports whether
 // its CAS won.
-func (b *core) close(w, next word, now time.Duration, reason Reason) bool {
+func (b *core) close(p *policy, w, next word, now time.Duration, reason Reason) bool {
 	if !b.cas(w, next) {
 		return false
 	}
+	// Dated and counted at once: whoever completes the close (a call or
+	// a reader may, before the closer) sees the breaker closed, and with
+	// it when that began and the change counted.
+	to := next.settled()
+	b.publishDates(p, to, now)
+	told := b.count(w, to, reason)
 	if h := b.closingHook; h != nil {
 		h()
 	}
 	b.completeClose(next, now)
-	b.transitioned(w, next.settled(), now, reason)
+	if told {
+		b.tell(w, to, reason)
+	}
 	return true
 }
 
@@ -185,7 +215,9 @@ func (b *core) completeClose(w word, now time.Duration) {
 // w, unless that (or a newer) generation's clear is already done. The
 // cleared word is gen<<1 | busy: clears are serialized, and a clear that
 // comes late for an older generation does nothing, so it can never empty
-// the window of a generation already admitting calls.
+// the window of a generation already admitting calls. The policy is read
+// under the claim, which Reconfigure also takes to publish a new one, so
+// the window emptied is the one in force (see publishPolicy).
 func (b *core) clearFor(w word, now time.Duration) {
 	gen := w.gen()
 	for {
@@ -196,10 +228,10 @@ func (b *core) clearFor(w word, now time.Duration) {
 		case !genAfter(gen, c>>1):
 			return
 		case b.cleared.CompareAndSwap(c, gen<<1|1):
-			if b.tw != nil {
-				b.tw.Clear(now)
+			if p := b.pol.Load(); p.tw != nil {
+				p.tw.Clear(now)
 			} else {
-				b.cw.Clear()
+				p.cw.Clear()
 			}
 			if w.probeSuccesses() != 0 {
 				b.probes[ring.Success].Inc() // the success of the probe that closed (see countProbe)

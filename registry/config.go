@@ -19,16 +19,17 @@ func isZeroConfig(c *cb.Config) bool {
 		c.ConsecutiveFailures == 0 && c.SlowCallDuration == 0 &&
 		c.SlowCallRateThreshold == 0 && c.OpenTimeout == 0 &&
 		c.MaxOpenTimeout == 0 && c.SuccessThreshold == 0 &&
-		c.HalfOpenMaxCalls == 0 && c.HalfOpenTimeout == 0 &&
-		c.IsFailure == nil && c.IsIgnored == nil && c.OnStateChange == nil &&
-		c.Clock == nil
+		c.HalfOpenMaxCalls == 0 && c.HalfOpenTimeout == 0 && !c.Shadow &&
+		c.IsFailure == nil && c.IsIgnored == nil && c.TripRule == nil &&
+		c.OnStateChange == nil && c.Clock == nil
 }
 
-// configDiff returns the names of the value fields (durations, counts and
-// rates) in which a and b differ, in declaration order; nil when they
+// configDiff returns the names of the value fields (durations, counts,
+// rates and Shadow) in which a and b differ, in declaration order; nil when they
 // agree. It allocates only when they differ.
 //
-// IsFailure, IsIgnored, OnStateChange and Clock are left out on purpose.
+// IsFailure, IsIgnored, TripRule, OnStateChange and Clock are left out on
+// purpose.
 // Go can compare neither funcs nor every Clock (a struct holding a func
 // panics under ==), and what reflect can say of a func (its code address)
 // changes with what the compiler inlined: a comparison of them would make
@@ -54,5 +55,6 @@ func configDiff(a, b *cb.Config) []string {
 	check(a.SuccessThreshold == b.SuccessThreshold, "SuccessThreshold")
 	check(a.HalfOpenMaxCalls == b.HalfOpenMaxCalls, "HalfOpenMaxCalls")
 	check(a.HalfOpenTimeout == b.HalfOpenTimeout, "HalfOpenTimeout")
+	check(a.Shadow == b.Shadow, "Shadow")
 	return diff
 }

@@ -26,6 +26,9 @@ func nonZero(t *testing.T, c *cb.Config, i int) (compared bool) {
 	case reflect.Float64:
 		f.SetFloat(0.25)
 		return true
+	case reflect.Bool:
+		f.SetBool(true)
+		return true
 	case reflect.Func:
 		f.Set(reflect.MakeFunc(f.Type(), func([]reflect.Value) []reflect.Value {
 			panic("not called")

@@ -97,7 +97,8 @@ func (d *Dashboard) read(now time.Time) {
 	d.reg.entries.Range(func(_, v any) bool {
 		e := asEntry(v)
 		m := e.circuit.Metrics()
-		cur = append(cur, reading{m: m, th: thresholdsOf(&e.cfg), circuit: e.circuit, rank: rankOf(&m)})
+		cfg := e.circuit.Config() // the config in force: Reconfigure may have changed it
+		cur = append(cur, reading{m: m, th: thresholdsOf(&cfg), circuit: e.circuit, rank: rankOf(&m)})
 		h.add(m.State)
 		return true
 	})

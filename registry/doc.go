@@ -11,10 +11,10 @@
 // a name, making it on first use; Wrap does the same for a function and
 // returns it guarded by that breaker (the decorator). The rest of the
 // methods see each breaker as a cb.Circuit, the part of a breaker that does
-// not depend on T: Lookup, Names, Remove, ResetAll, AllMetrics,
-// OpenCircuits and Health, and, for monitoring, Report, Handler (JSON over
-// HTTP), Dashboard (a live web page) and Var (the same JSON through
-// expvar).
+// not depend on T: Lookup, Names, Remove, ResetAll, Reconfigure,
+// AllMetrics, OpenCircuits and Health, and, for monitoring, Report,
+// Handler (JSON over HTTP), Dashboard (a live web page) and Var (the same
+// JSON through expvar).
 //
 // The zero Registry is empty, unbounded and ready to use; New with no
 // options is the same thing as a pointer. A Registry must not be copied
@@ -120,19 +120,25 @@
 //     another T fails with an error matching ErrTypeMismatch that names the
 //     name and both types, rather than handing out a second breaker that
 //     operators could not tell apart from the first.
-//   - A later Get never silently changes a breaker's policy. A zero
-//     cb.Config means "the breaker of this name, whatever its config", so
-//     code that only uses a breaker made elsewhere can pass cb.Config{}.
-//     In any other Config the value fields (durations, counts and rates:
-//     Window, Buckets, WindowCalls, MinimumCalls, FailureRateThreshold,
-//     ConsecutiveFailures, SlowCallDuration, SlowCallRateThreshold,
-//     OpenTimeout, MaxOpenTimeout, SuccessThreshold, HalfOpenMaxCalls,
-//     HalfOpenTimeout) must equal those the breaker was made with, or Get
-//     fails with an error matching ErrConfigConflict that names the
-//     differing fields. They are compared as written, before defaults
-//     apply: a field left zero differs from one set to its default value.
-//   - IsFailure, IsIgnored, OnStateChange and Clock are not compared: the
-//     breaker keeps those it was made with, and a later Get's are unused.
+//   - A later Get never silently changes a breaker's policy; Reconfigure
+//     changes it on purpose. A zero cb.Config means "the breaker of this
+//     name, whatever its config", so code that only uses a breaker made
+//     elsewhere can pass cb.Config{}. In any other Config the value fields
+//     (durations, counts, rates and Shadow: Window, Buckets, WindowCalls,
+//     MinimumCalls, FailureRateThreshold, ConsecutiveFailures,
+//     SlowCallDuration, SlowCallRateThreshold, OpenTimeout,
+//     MaxOpenTimeout, SuccessThreshold, HalfOpenMaxCalls, HalfOpenTimeout,
+//     Shadow) must equal those of the breaker's config in force (the one
+//     it was made with, or given by the last Reconfigure), or Get fails
+//     with an error matching ErrConfigConflict that names the differing
+//     fields. They are compared as written, before defaults apply: a
+//     field left zero differs from one set to its default value. So after
+//     a Reconfigure, a Get with the old values conflicts: code that passes
+//     its own Config on every Get (cbhttp.Transport does) must be given
+//     the new one too, or pass a zero Config.
+//   - IsFailure, IsIgnored, TripRule, OnStateChange and Clock are not
+//     compared: the breaker keeps those it was made with (until a
+//     Reconfigure), and a later Get's are unused.
 //     Go cannot compare funcs, nor every Clock (== panics on a struct
 //     holding a func), and what it can tell of a func, its code address,
 //     changes with what the compiler inlines: a conflict must not depend

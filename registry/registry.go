@@ -23,7 +23,7 @@ var ErrTypeMismatch = errors.New("tripswitch: registry: breaker has another resu
 
 // ErrConfigConflict matches, with errors.Is, the error of a Get or Wrap whose
 // non-zero Config differs from the one the existing breaker of that name
-// was made with.
+// was made with, or was given by the last Reconfigure.
 var ErrConfigConflict = errors.New("tripswitch: registry: breaker exists with another config")
 
 // ErrInvalidName matches, with errors.Is, the error of a Get or Wrap whose
@@ -33,6 +33,10 @@ var ErrConfigConflict = errors.New("tripswitch: registry: breaker exists with an
 // names could come out as one key: operators would see one breaker where
 // there are two.
 var ErrInvalidName = errors.New("tripswitch: registry: invalid breaker name")
+
+// ErrNotFound matches, with errors.Is, the error of a Reconfigure of a
+// name the registry does not hold.
+var ErrNotFound = errors.New("tripswitch: registry: no such breaker")
 
 // ErrFull matches, with errors.Is, the error of a Get or Wrap of a new
 // name in a registry that holds WithMaxBreakers breakers of which none
@@ -75,13 +79,13 @@ type Registry struct {
 }
 
 // entry is one registered breaker with what a later Get checks against.
+// The Config a Get compares is the breaker's own (cb.Breaker.Config): the
+// one it was made with, or given by the last Reconfigure.
 type entry struct {
 	// circuit is the *cb.Breaker[T]; Get recovers T by type assertion.
 	circuit cb.Circuit
 	// typ is T, kept only to name it in a mismatch error.
 	typ reflect.Type
-	// cfg is the Config as written by the Get that made the breaker.
-	cfg cb.Config
 
 	// got is set by a Get that returns the breaker from a registry that
 	// evicts, and cleared by the sweep that sees it. It is stored only
@@ -109,9 +113,10 @@ func Default() *Registry { return &defaultRegistry }
 // For an existing name, Get takes no lock. It fails with an error matching
 // ErrTypeMismatch if the breaker's result type is not T, and with one
 // matching ErrConfigConflict if cfg is non-zero and one of its value
-// fields differs from the Config the breaker was made with (see the
-// package doc for how Configs compare); a zero cfg accepts whatever config
-// the breaker has. opts apply only when the breaker is made.
+// fields differs from the breaker's Config in force: the one it was made
+// with, or given by the last Reconfigure (see the package doc for how
+// Configs compare); a zero cfg accepts whatever config the breaker has.
+// opts apply only when the breaker is made.
 //
 // When Get makes the breaker, an invalid cfg fails with cb.New's error
 // (matching cb.ErrInvalidConfig) and nothing is registered. A bounded
@@ -155,7 +160,7 @@ func makeNew[T any](r *Registry, name string, cfg cb.Config, opts []cb.Option[T]
 		return nil, err
 	}
 	b.Subscribe(r.listeners.Tell)
-	e := &entry{circuit: b, typ: reflect.TypeFor[T](), cfg: cfg}
+	e := &entry{circuit: b, typ: reflect.TypeFor[T]()}
 	if r.idle > 0 {
 		e.seen = r.clock.Now()
 	}
@@ -173,7 +178,8 @@ func existing[T any](r *Registry, e *entry, name string, cfg *cb.Config) (*cb.Br
 			ErrTypeMismatch, strconv.Quote(name), e.typ, reflect.TypeFor[T]())
 	}
 	if !isZeroConfig(cfg) {
-		if diff := configDiff(&e.cfg, cfg); len(diff) > 0 {
+		cur := b.Config()
+		if diff := configDiff(&cur, cfg); len(diff) > 0 {
 			return nil, fmt.Errorf("%w: %s was made with other values of %s",
 				ErrConfigConflict, strconv.Quote(name), strings.Join(diff, ", "))
 		}
@@ -255,6 +261,36 @@ func (r *Registry) Lookup(name string) (cb.Circuit, bool) {
 		return nil, false
 	}
 	return asEntry(v).circuit, true
+}
+
+// Reconfigure gives the breaker named name the policy cfg, as
+// cb.Breaker.Reconfigure does (see there for what the breaker keeps and
+// when a window starts empty), and fails with its error (matching
+// cb.ErrInvalidConfig) when cfg is invalid, changing nothing, or with one
+// matching ErrNotFound when the registry holds no such breaker.
+//
+// From then on a Get of the name compares its Config with cfg: a Get with
+// cfg's values no longer conflicts, and one with the values the breaker
+// was made with now does (see the package doc). So code that Gets the
+// breaker with a non-zero Config of its own, such as a cbhttp.Transport,
+// fails with ErrConfigConflict once an operator reconfigures that breaker
+// otherwise; give such code the new Config too, or have it Get with a
+// zero Config.
+//
+// cfg is the whole policy: its IsFailure, IsIgnored, TripRule and
+// OnStateChange replace the breaker's (nil means none, or the default).
+// To change only some values, start from the breaker's own Config:
+//
+//	c, _ := reg.Lookup("payments")
+//	cfg := c.Config()
+//	cfg.Shadow = false
+//	err := reg.Reconfigure("payments", cfg)
+func (r *Registry) Reconfigure(name string, cfg cb.Config) error {
+	v, ok := r.entries.Load(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, strconv.Quote(name))
+	}
+	return asEntry(v).circuit.Reconfigure(cfg)
 }
 
 // Names returns the registered names in ascending order.

@@ -19,6 +19,8 @@ import (
 type Set[E any] struct {
 	mu   sync.Mutex
 	list atomic.Pointer[[]*listener[E]]
+	// first is the listener SetFirst put first (mu), nil when none.
+	first *listener[E]
 }
 
 // listener is one subscription; its address identifies it for removal.
@@ -40,6 +42,31 @@ func (s *Set[E]) Add(f func(E)) (remove func()) {
 	s.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { s.remove(l) }) }
+}
+
+// SetFirst makes f the first listener, in place of the one the previous
+// SetFirst put there; a nil f only removes that one. It suits a listener
+// that belongs to a configuration and is replaced with it, rather than
+// subscribed: the others keep their places and their order.
+func (s *Set[E]) SetFirst(f func(E)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.first
+	var next []*listener[E]
+	if f != nil {
+		s.first = &listener[E]{f: f}
+		next = append(next, s.first)
+	} else {
+		s.first = nil
+	}
+	if cur := s.list.Load(); cur != nil {
+		for _, l := range *cur {
+			if l != old {
+				next = append(next, l)
+			}
+		}
+	}
+	s.list.Store(&next)
 }
 
 func (s *Set[E]) remove(l *listener[E]) {

@@ -1,6 +1,7 @@
 package metricspec
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/tripswitch/tripswitch/cb"
@@ -130,9 +131,12 @@ var States = [...]cb.State{cb.Closed, cb.Open, cb.HalfOpen}
 var Outcomes = [...]string{cb.Success.String(), cb.Failure.String(), cb.Ignored.String(), cb.Rejected.String(), Stale}
 
 // reasons and the label values below are computed once: cb.Reasons
-// allocates, and a collection reads them for every breaker.
+// allocates, and a collection reads them for every breaker. The
+// transitions family counts changes of state or of the forced flag;
+// switching shadow mode on or off is neither (Metrics.Shadow says which
+// mode is in force), so its reasons are left out.
 var (
-	reasons      = cb.Reasons()
+	reasons      = slices.DeleteFunc(cb.Reasons(), func(r cb.Reason) bool { return !r.ChangesState() })
 	reasonLabels = labelsOf(reasons, cb.Reason.String)
 	stateLabels  = labelsOf(States[:], cb.State.String)
 )

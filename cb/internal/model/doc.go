@@ -5,14 +5,17 @@
 //
 // Nothing here is tuned. One mutex guards the whole state; the window is
 // a list of the counted outcomes with the bucket each ended in; the backoff
-// is the open time itself, doubled and capped; a probe episode is two
-// counters. The model classifies nothing: the caller says what each call's
-// outcome was, so the classification rules are checked by the fuzz
-// harness, which knows what it made each call return.
+// is a count of doublings and the open time it gives; a probe episode is
+// two counters; the policy is one value that Reconfigure replaces, with
+// the window emptied when it changes shape. The model classifies nothing:
+// the caller says what each call's outcome was, so the classification
+// rules are checked by the fuzz harness, which knows what it made each
+// call return.
 //
 // The model must be a function of the same inputs as the breaker, so it
 // also mirrors which operations look at the clock's effect on the state
 // (the transitions that time alone causes): Begin (Execute, Allow), State,
-// Metrics and the end of a probe do; Force*, Reset, Refuse and the end of
-// a call admitted while closed do not.
+// Metrics, Reconfigure and the end of a probe do; Force*, Reset, Refuse
+// and the end of a call admitted while closed do not. Like the breaker, it
+// judges a call by the policy in force when the call ends.
 package model

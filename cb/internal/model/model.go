@@ -21,13 +21,20 @@ type Model struct {
 	gen    uint64
 	since  time.Duration // when the current generation began
 
-	// openTime is how long the next (or current) Open lasts: OpenTimeout,
-	// doubled by each failed probe episode up to MaxOpenTimeout.
-	openTime time.Duration
-	issued   int // probe permits taken in this episode, less those given back
-	probeOK  int // probe successes in this episode
+	// level is how many times failed probe episodes have doubled the
+	// open time since the last close (each doubling that the cap allowed
+	// when it was earned). A trip opens for OpenTimeout doubled level
+	// times, up to MaxOpenTimeout, as they are when it trips.
+	level int
+	// openUntil is when an Open not forced ends, fixed when it began: a
+	// Reconfigure does not move it.
+	openUntil time.Duration
+	issued    int // probe permits taken in this episode, less those given back
+	probeOK   int // probe successes in this episode
 	// deadline is when a half-open episode with a probe out fails: set by
-	// each probe admitted while none was out.
+	// each probe admitted while none was out to HalfOpenTimeout from then,
+	// unless an earlier clock of the episode ends later (which only a
+	// HalfOpenTimeout shortened by Reconfigure makes possible).
 	deadline time.Duration
 
 	window     []entry // counted closed-state outcomes, oldest first
@@ -41,9 +48,12 @@ type Model struct {
 	// to hear once it is released.
 	pending []cb.Transition
 	// closed is set by a close made under the lock; closeHook runs once
-	// it is released.
-	closed    bool
-	closeHook func()
+	// it is released. closeTold says the close made the last pending
+	// event, which the breaker tells after the closing gap: to the
+	// listener in force then (a Reconfigure in the gap may have replaced
+	// it).
+	closed, closeTold bool
+	closeHook         func()
 }
 
 // entry is one counted outcome in the window.
@@ -70,40 +80,92 @@ type settings struct {
 	successNeeded int
 	probes        int // HalfOpenMaxCalls
 	halfOpenLimit time.Duration
+	shadow        bool
+	tripRule      func(cb.TripCounts) bool
 	onStateChange func(cb.Transition)
 }
 
-// Ticket is a call the model admitted. End it once; later Ends do nothing.
-type Ticket struct {
-	gen   uint64
-	state cb.State
-	start time.Duration
-	ended bool
+// sameShape reports whether windows of s and t count the same calls.
+func (s *settings) sameShape(t *settings) bool {
+	return s.width == t.width && s.buckets == t.buckets && s.windowCalls == t.windowCalls
 }
+
+// Ticket is a call the model admitted, or, in shadow mode, would have
+// rejected and runs all the same. End it once; later Ends do nothing.
+type Ticket struct {
+	gen        uint64
+	state      cb.State
+	start      time.Duration
+	ended      bool
+	shadow     bool          // a call the model would have rejected
+	retryAfter time.Duration // of that rejection
+}
+
+// WouldReject reports that the ticket is of a call the model, in shadow
+// mode, would have rejected.
+func (t *Ticket) WouldReject() bool { return t.shadow }
 
 // Result is the part of a cb.CallResult the model decides: everything but
 // the Value.
 type Result struct {
-	Err        error
-	Duration   time.Duration
-	RetryAfter time.Duration
-	Outcome    cb.Outcome
-	State      cb.State
-	Slow       bool
-	Stale      bool
+	Err         error
+	Duration    time.Duration
+	RetryAfter  time.Duration
+	Outcome     cb.Outcome
+	State       cb.State
+	Slow        bool
+	Stale       bool
+	WouldReject bool
 }
 
 // New returns a closed model named name with the policy cfg, reading time
 // from now (cfg.Clock is not used). A cfg that cb.New rejects is rejected
 // with the same error: validation is not what the model is for.
 func New(name string, cfg cb.Config, now func() time.Duration) (*Model, error) {
-	probe := cfg
-	probe.Clock, probe.OnStateChange = nil, nil
-	if _, err := cb.New[struct{}](name, probe); err != nil {
+	if err := validate(name, cfg); err != nil {
 		return nil, err
 	}
 	s := resolve(name, cfg)
-	return &Model{s: s, now: now, since: now(), openTime: s.openTimeout, deadline: endOfTime}, nil
+	return &Model{s: s, now: now, since: now(), deadline: math.MinInt64}, nil
+}
+
+// validate returns cb.New's error for cfg.
+func validate(name string, cfg cb.Config) error {
+	cfg.Clock, cfg.OnStateChange = nil, nil
+	_, err := cb.New[struct{}](name, cfg)
+	return err
+}
+
+// Reconfigure replaces the policy with cfg, as cb.Breaker.Reconfigure
+// does (cfg.Clock is not used): the state, generation, backoff level,
+// streaks, totals and deadlines are kept, and the window too unless cfg
+// shapes it otherwise, when it starts empty. A switch of Shadow is an
+// event; then the transitions time alone causes are made, and a half-open
+// episode whose successes meet the new SuccessThreshold closes.
+func (m *Model) Reconfigure(cfg cb.Config) error {
+	if err := validate(m.s.name, cfg); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.unlock()
+	old := m.s
+	m.s = resolve(old.name, cfg)
+	if !old.sameShape(&m.s) {
+		m.window = nil
+	}
+	if old.shadow != m.s.shadow {
+		reason := cb.ReasonShadowOff
+		if m.s.shadow {
+			reason = cb.ReasonShadowOn
+		}
+		m.tell(cb.Transition{Name: m.s.name, From: m.state, To: m.state, Generation: m.gen, Reason: reason})
+	}
+	now := m.now()
+	m.observe(now)
+	if m.state == cb.HalfOpen && m.probeOK >= m.s.successNeeded {
+		m.clear(m.moveTo(cb.Closed, false, now, cb.ReasonProbesSucceeded))
+	}
+	return nil
 }
 
 // resolve applies the documented defaults; zero means default and cb.Off
@@ -120,6 +182,8 @@ func resolve(name string, c cb.Config) settings {
 		openTimeout:   or(c.OpenTimeout, cb.DefaultOpenTimeout),
 		maxOpen:       c.MaxOpenTimeout,
 		successNeeded: or(c.SuccessThreshold, cb.DefaultSuccessThreshold),
+		shadow:        c.Shadow,
+		tripRule:      c.TripRule,
 		onStateChange: c.OnStateChange,
 	}
 	if c.WindowCalls == 0 {
@@ -149,17 +213,36 @@ func or[N int | float64 | time.Duration](v, def N) N {
 func (m *Model) lock() { m.mu.Lock() }
 
 func (m *Model) unlock() {
-	events, closed := m.pending, m.closed
-	m.pending, m.closed = nil, false
+	events, closed, listener := m.pending, m.closed, m.s.onStateChange
+	var last []cb.Transition
+	if closed && m.closeTold {
+		events, last = events[:len(events)-1], events[len(events)-1:]
+	}
+	m.pending, m.closed, m.closeTold = nil, false, false
 	m.mu.Unlock()
+	tell(listener, events)
+	if !closed {
+		return
+	}
+	if m.closeHook != nil {
+		m.closeHook()
+	}
+	m.mu.Lock()
+	listener = m.s.onStateChange
+	m.mu.Unlock()
+	tell(listener, last)
+}
+
+// tell has listener, if any, hear events, recovering its panics.
+func tell(listener func(cb.Transition), events []cb.Transition) {
+	if listener == nil {
+		return
+	}
 	for _, tr := range events {
 		func() {
 			defer func() { _ = recover() }()
-			m.s.onStateChange(tr)
+			listener(tr)
 		}()
-	}
-	if closed && m.closeHook != nil {
-		m.closeHook()
 	}
 }
 
@@ -170,18 +253,25 @@ func (m *Model) SetCloseHook(f func()) { m.closeHook = f }
 
 // moveTo starts a new generation in state s (held open when forced),
 // begun at the reading at. Each generation has a fresh probe episode.
-func (m *Model) moveTo(s cb.State, forced bool, at time.Duration, reason cb.Reason) {
+func (m *Model) moveTo(s cb.State, forced bool, at time.Duration, reason cb.Reason) (told bool) {
 	from, wasForced := m.state, m.forced
 	m.state, m.forced, m.since = s, forced, at
 	m.gen++
-	m.issued, m.probeOK, m.deadline = 0, 0, endOfTime
+	m.issued, m.probeOK, m.deadline = 0, 0, math.MinInt64
+	if s == cb.Open && !forced {
+		m.openUntil = addSat(at, m.openFor())
+	}
 	if from == s && wasForced == forced {
-		return
+		return false
 	}
-	m.transitions[reason]++
-	if m.s.onStateChange != nil {
-		m.pending = append(m.pending, cb.Transition{Name: m.s.name, From: from, To: s, Generation: m.gen, Reason: reason})
-	}
+	m.tell(cb.Transition{Name: m.s.name, From: from, To: s, Generation: m.gen, Reason: reason})
+	return true
+}
+
+// tell counts tr and has the listener hear it once the lock is released.
+func (m *Model) tell(tr cb.Transition) {
+	m.transitions[tr.Reason]++
+	m.pending = append(m.pending, tr)
 }
 
 const endOfTime = time.Duration(math.MaxInt64)
@@ -210,24 +300,42 @@ func subSat(a, b time.Duration) time.Duration {
 }
 
 // clear empties the window and the streaks and ends the backoff, as
-// closing does.
-func (m *Model) clear() {
+// closing does; told says the close made an event.
+func (m *Model) clear(told bool) {
+	m.closeTold = told
 	m.window = m.window[:0]
 	m.failStreak, m.succStreak = 0, 0
-	m.openTime = m.s.openTimeout
+	m.level = 0
 	m.closed = true
 }
 
-// backoff doubles the open time after a failed episode, up to the cap.
+// openFor is the open time at the current backoff level: OpenTimeout
+// doubled level times, never past the cap (nor at all without one).
+func (m *Model) openFor() time.Duration {
+	d := m.s.openTimeout
+	for range m.level {
+		switch {
+		case m.s.maxOpen == 0 || d >= m.s.maxOpen:
+			return d
+		case d > m.s.maxOpen/2:
+			d = m.s.maxOpen // doubling would pass the cap
+		default:
+			d *= 2
+		}
+	}
+	return d
+}
+
+// backoff earns a doubling of the open time after a failed episode, if
+// the cap leaves room for one.
 func (m *Model) backoff() {
-	switch {
-	case m.s.maxOpen == 0:
-	case m.openTime > m.s.maxOpen/2:
-		m.openTime = m.s.maxOpen // doubling would pass the cap
-	default:
-		m.openTime *= 2
+	if m.s.maxOpen > 0 && m.openFor() < m.s.maxOpen && m.level < maxLevel {
+		m.level++
 	}
 }
+
+// maxLevel is the most doublings the breaker's state word holds.
+const maxLevel = 63
 
 // observe makes the transitions that time alone causes, as of now: an
 // Open whose time is over is HalfOpen, and a half-open episode whose
@@ -236,8 +344,8 @@ func (m *Model) backoff() {
 func (m *Model) observe(now time.Duration) {
 	for !m.forced {
 		switch {
-		case m.state == cb.Open && due(now, addSat(m.since, m.openTime)):
-			m.moveTo(cb.HalfOpen, false, addSat(m.since, m.openTime), cb.ReasonOpenTimeout)
+		case m.state == cb.Open && due(now, m.openUntil):
+			m.moveTo(cb.HalfOpen, false, m.openUntil, cb.ReasonOpenTimeout)
 		case m.state == cb.HalfOpen && m.issued > m.probeOK && due(now, m.deadline):
 			at := m.deadline
 			m.backoff()
@@ -249,7 +357,9 @@ func (m *Model) observe(now time.Duration) {
 }
 
 // Begin asks to make a call now (Execute or Allow). It returns the ticket
-// of an admitted call, or nil and the rejection's result.
+// of an admitted call, or nil and the rejection's result; in shadow mode,
+// a call it would reject is counted as rejected and gets a ticket all
+// the same, whose End counts nothing.
 func (m *Model) Begin() (*Ticket, Result) {
 	m.lock()
 	defer m.unlock()
@@ -261,7 +371,7 @@ func (m *Model) Begin() (*Ticket, Result) {
 	case m.state == cb.HalfOpen && m.issued < m.s.probes:
 		if m.issued == m.probeOK {
 			// No probe is out: this one starts the episode's clock.
-			m.deadline = addSat(now, m.s.halfOpenLimit)
+			m.deadline = max(m.deadline, addSat(now, m.s.halfOpenLimit))
 		}
 		m.issued++
 		return &Ticket{gen: m.gen, state: cb.HalfOpen, start: now}, Result{}
@@ -271,6 +381,9 @@ func (m *Model) Begin() (*Ticket, Result) {
 	if m.state == cb.Open {
 		r.RetryAfter = m.retryAfter(now)
 	}
+	if m.s.shadow {
+		return &Ticket{gen: m.gen, state: m.state, start: now, shadow: true, retryAfter: r.RetryAfter}, Result{}
+	}
 	return nil, r
 }
 
@@ -279,7 +392,7 @@ func (m *Model) retryAfter(now time.Duration) time.Duration {
 	if m.forced {
 		return 0
 	}
-	return max(subSat(addSat(m.since, m.openTime), now), 0)
+	return max(subSat(m.openUntil, now), 0)
 }
 
 // Refuse counts a call refused because its context was already done with
@@ -299,6 +412,10 @@ func (m *Model) End(t *Ticket, o cb.Outcome, err error) Result {
 	now := m.now()
 	d := subSat(now, t.start)
 	r := Result{Err: err, Outcome: o, State: t.state, Duration: d, Slow: m.s.slowOn && d > m.s.slowDur}
+	if t.shadow {
+		r.RetryAfter, r.WouldReject = t.retryAfter, true
+		return r // counted as rejected when it began
+	}
 	if t.ended {
 		return r
 	}
@@ -355,14 +472,31 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 	if !failure && !slow {
 		return // a fast success never trips
 	}
-	calls, failures, slows := m.counts(now)
+	c := m.counts(now)
+	calls := int(c.Calls)
 	switch {
 	case calls == 0 || calls < m.s.minCalls:
-	case m.s.failRate > 0 && float64(failures)/float64(calls) >= m.s.failRate:
+	case m.s.failRate > 0 && float64(c.Failures)/float64(calls) >= m.s.failRate:
 		m.moveTo(cb.Open, false, now, cb.ReasonFailureRate)
-	case m.s.slowOn && m.s.slowRate > 0 && float64(slows)/float64(calls) >= m.s.slowRate:
+		return
+	case m.s.slowOn && m.s.slowRate > 0 && float64(c.SlowCalls)/float64(calls) >= m.s.slowRate:
 		m.moveTo(cb.Open, false, now, cb.ReasonSlowCallRate)
+		return
 	}
+	c.ConsecutiveFailures = m.failStreak
+	if m.s.tripRule != nil && askTripRule(m.s.tripRule, c) {
+		m.moveTo(cb.Open, false, now, cb.ReasonTripRule)
+	}
+}
+
+// askTripRule is what rule says of c; false if it panics.
+func askTripRule(rule func(cb.TripCounts) bool, c cb.TripCounts) (trip bool) {
+	defer func() {
+		if recover() != nil {
+			trip = false
+		}
+	}()
+	return rule(c)
 }
 
 // endProbe counts an outcome of the current half-open episode: a failure
@@ -382,8 +516,7 @@ func (m *Model) endProbe(failure, slow bool, now time.Duration) {
 	}
 	m.probeOK++
 	if m.probeOK >= m.s.successNeeded {
-		m.moveTo(cb.Closed, false, now, cb.ReasonProbesSucceeded)
-		m.clear()
+		m.clear(m.moveTo(cb.Closed, false, now, cb.ReasonProbesSucceeded))
 	}
 }
 
@@ -400,26 +533,30 @@ func (m *Model) bucket(now time.Duration) int64 {
 	return b
 }
 
-// counts returns the calls, failures and slow calls in the window as of
-// now, first dropping what has aged out of a time window (the readings
-// never go back, so it never returns).
-func (m *Model) counts(now time.Duration) (calls, failures, slows int) {
+// counts returns the calls, failures, slow calls and slow failures in the
+// window as of now, first dropping what has aged out of a time window
+// (the readings never go back, so it never returns).
+func (m *Model) counts(now time.Duration) cb.TripCounts {
 	if m.s.windowCalls == 0 {
 		oldest := m.bucket(now) - m.s.buckets + 1
 		for len(m.window) > 0 && m.window[0].bucket < oldest {
 			m.window = m.window[1:]
 		}
 	}
+	var c cb.TripCounts
 	for _, e := range m.window {
-		calls++
+		c.Calls++
 		if e.failure {
-			failures++
+			c.Failures++
 		}
 		if e.slow {
-			slows++
+			c.SlowCalls++
+		}
+		if e.failure && e.slow {
+			c.SlowFailures++
 		}
 	}
-	return calls, failures, slows
+	return c
 }
 
 // State returns the state as of now.
@@ -436,16 +573,17 @@ func (m *Model) Metrics() cb.Metrics {
 	defer m.unlock()
 	now := m.now()
 	m.observe(now)
-	calls, failures, slows := m.counts(now)
+	c := m.counts(now)
 	r := cb.Metrics{
 		Name:                 m.s.name,
 		State:                m.state,
 		Forced:               m.forced,
 		Generation:           m.gen,
-		Calls:                uint64(calls),
-		Successes:            uint64(calls - failures),
-		Failures:             uint64(failures),
-		SlowCalls:            uint64(slows),
+		Shadow:               m.s.shadow,
+		Calls:                c.Calls,
+		Successes:            c.Calls - c.Failures,
+		Failures:             c.Failures,
+		SlowCalls:            c.SlowCalls,
 		ConsecutiveFailures:  m.failStreak,
 		ConsecutiveSuccesses: m.succStreak,
 		TotalCalls:           m.totalCalls,
@@ -457,9 +595,9 @@ func (m *Model) Metrics() cb.Metrics {
 		Transitions:          m.transitions,
 		StateSince:           max(subSat(now, m.since), 0),
 	}
-	if calls > 0 {
-		r.FailureRate = float64(failures) / float64(calls)
-		r.SlowCallRate = float64(slows) / float64(calls)
+	if c.Calls > 0 {
+		r.FailureRate = float64(c.Failures) / float64(c.Calls)
+		r.SlowCallRate = float64(c.SlowCalls) / float64(c.Calls)
 	}
 	switch m.state {
 	case cb.HalfOpen:
@@ -489,8 +627,7 @@ func (m *Model) Reset() { m.close(cb.ReasonReset) }
 func (m *Model) close(reason cb.Reason) {
 	m.lock()
 	defer m.unlock()
-	m.moveTo(cb.Closed, false, m.now(), reason)
-	m.clear()
+	m.clear(m.moveTo(cb.Closed, false, m.now(), reason))
 }
 
 // ForceHalfOpen starts a fresh probe episode now, keeping the backoff.
