@@ -11,13 +11,12 @@ import (
 )
 
 // ticket is admission's answer: the state word and state that admitted
-// (or refused) a call, the reading the call arrived at, and the time until
-// a probe may be admitted for a call refused while open.
+// (or refused) a call, and the reading it arrived at (see
+// refusedRetryAfter for what a refusal reports).
 type ticket struct {
-	w          word
-	state      State // with shadowRun set on a refusal shadow mode runs all the same
-	start      time.Duration
-	retryAfter time.Duration
+	w     word
+	state State // with shadowRun set on a refusal shadow mode runs all the same
+	start time.Duration
 }
 
 // shadowRun marks, in ticket.state, a refused call that shadow mode runs
@@ -205,12 +204,13 @@ func (b *Breaker[T]) run(t ticket, fn func() (T, error), v *T, r *CallResult[T])
 // more.
 func (b *Breaker[T]) runShadow(t ticket, fn func() (T, error), v *T, r *CallResult[T]) {
 	b.counters.AddTally(ring.Rejected)
+	ra := b.refusedRetryAfter(t)
 	val, err := fn()
 	d := subSat(b.now(), t.start)
 	p := b.pol.Load()
 	o := b.classify(p, val, err)
 	*v = val
-	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.RetryAfter = val, err, o, t.state&^shadowRun, d, t.retryAfter
+	r.Value, r.Err, r.Outcome, r.State, r.Duration, r.RetryAfter = val, err, o, t.state&^shadowRun, d, ra
 	r.Slow, r.WouldReject = p.slowOn && d > p.slowDur, true
 }
 
@@ -224,8 +224,8 @@ func (b *core) admit() (ticket, bool) {
 }
 
 // admitNotClosed admits in Open (after its timeout) and HalfOpen. A
-// refusal returns ok false, with the retry delay in the ticket when open,
-// and shadow set when the breaker runs the call all the same.
+// refusal returns ok false, with shadow set when the breaker runs the
+// call all the same.
 //
 // A probe taken while no other is out starts the episode's clock: its
 // deadline, HalfOpenTimeout from now, is published before the CAS that
@@ -240,7 +240,7 @@ func (b *core) admitNotClosed(now time.Duration) (ticket, bool) {
 		case w.state() == Closed:
 			return ticket{w: w, state: Closed, start: now}, true
 		case w.state() == Open:
-			return ticket{w: w, state: Open | p.shadowMark, start: now, retryAfter: b.retryAfter(p, w, now)}, false
+			return ticket{w: w, state: Open | p.shadowMark, start: now}, false
 		case w.permits() >= p.halfOpenMaxCalls:
 			return ticket{w: w, state: HalfOpen | p.shadowMark, start: now}, false
 		}
@@ -264,8 +264,20 @@ func (b *core) admitNotClosed(now time.Duration) (ticket, bool) {
 // reject fills r for a call refused under t (see admitNotClosed) and
 // counts the rejection, after the stores (see run).
 func (b *Breaker[T]) reject(r *CallResult[T], t ticket) {
-	r.Outcome, r.State, r.Err, r.RetryAfter = Rejected, t.state, b.rejectErr(t), t.retryAfter
+	r.Outcome, r.State, r.Err, r.RetryAfter = Rejected, t.state, b.rejectErr(t), b.refusedRetryAfter(t)
 	b.counters.AddTally(ring.Rejected)
+}
+
+// refusedRetryAfter is the time, as of the refusal, until a breaker that
+// refused t while open admits a probe (0 when half-open or forced). It is
+// worked out when needed rather than carried in the ticket: a fourth
+// field moves tickets out of registers, which Allow and Done pay for on
+// every call.
+func (b *core) refusedRetryAfter(t ticket) time.Duration {
+	if t.state&^shadowRun != Open {
+		return 0
+	}
+	return b.retryAfter(b.pol.Load(), t.w, t.start)
 }
 
 // rejectErr is the preallocated error of a call refused under t.
