@@ -64,7 +64,9 @@ func durationField(key, name string, off bool, f func(c *Config) *time.Duration)
 	}
 }
 
-func intField(key, name string, off bool, f func(c *Config) *int) jsonField {
+// numberField is a field of Config holding an int or a float64; what
+// names the kind of JSON value it takes, for the error.
+func numberField[N int | float64](key, name string, off bool, what string, f func(c *Config) *N) jsonField {
 	return jsonField{
 		key: key, name: name, off: off,
 		get: func(c *Config) any { return value(*f(c), off) },
@@ -74,28 +76,19 @@ func intField(key, name string, off bool, f func(c *Config) *int) jsonField {
 				return nil
 			}
 			if err := json.Unmarshal(raw, f(c)); err != nil {
-				return errors.New("must be an integer")
+				return errors.New("must be " + what)
 			}
 			return nil
 		},
 	}
 }
 
+func intField(key, name string, off bool, f func(c *Config) *int) jsonField {
+	return numberField(key, name, off, "an integer", f)
+}
+
 func rateField(key, name string, f func(c *Config) *float64) jsonField {
-	return jsonField{
-		key: key, name: name, off: true,
-		get: func(c *Config) any { return value(*f(c), true) },
-		set: func(c *Config, raw json.RawMessage, isOff bool) error {
-			if isOff {
-				*f(c) = Off
-				return nil
-			}
-			if err := json.Unmarshal(raw, f(c)); err != nil {
-				return errors.New("must be a number")
-			}
-			return nil
-		},
-	}
+	return numberField(key, name, true, "a number", f)
 }
 
 // jsonFields lists Config's value fields in declaration order.
