@@ -2,21 +2,17 @@ package cbotel_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/tripswitch/tripswitch/cb"
 	"github.com/tripswitch/tripswitch/cb/cbtest"
 	"github.com/tripswitch/tripswitch/cbotel"
+	"github.com/tripswitch/tripswitch/internal/exporttest"
 	"github.com/tripswitch/tripswitch/registry"
 )
 
@@ -32,48 +28,11 @@ func TestConcurrentCollectionsDuringTraffic(t *testing.T) {
 	var collections atomic.Int64
 	reg := registry.New()
 	clock := cbtest.NewClock()
-	cfg := cb.Config{ConsecutiveFailures: 3, OpenTimeout: 5 * time.Millisecond, WindowCalls: 20, SuccessThreshold: 1, Clock: clock}
-	stable := make([]*cb.Breaker[int], 6)
-	for i := range stable {
-		b, err := registry.Get[int](reg, fmt.Sprintf("dep-%d", i), cfg)
-		require.NoError(t, err)
-		stable[i] = b
-	}
 	r, mp := newReader(t)
 	obs, err := cbotel.New(reg, cbotel.WithMeterProvider(mp))
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, obs.Close()) }()
-
-	errDown := errors.New("down")
-	var traffic sync.WaitGroup
-	for w := range 3 {
-		traffic.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 2))
-			for i := 0; i < 20*calls && (i < calls || collections.Load() < int64(minCollections)); i++ {
-				if i%50 == 0 {
-					clock.Advance(time.Millisecond)
-				}
-				fail := rng.IntN(3) == 0
-				stable[rng.IntN(len(stable))].Execute(func() (int, error) {
-					if fail {
-						return 0, errDown
-					}
-					return 1, nil
-				})
-			}
-		})
-	}
-	traffic.Go(func() {
-		for i := range calls / 10 {
-			name := fmt.Sprintf("churn-%d", i%5)
-			if b, err := registry.Get[int](reg, name, cfg); err == nil {
-				b.Execute(func() (int, error) { return 1, nil })
-			}
-			reg.Remove(name)
-		}
-	})
-	done := make(chan struct{})
-	go func() { traffic.Wait(); close(done) }()
+	done := exporttest.Traffic(reg, clock, calls, func() bool { return collections.Load() >= int64(minCollections) })
 
 	var collectors sync.WaitGroup
 	for range 2 {
@@ -124,7 +83,7 @@ func checkLive(t *testing.T, rm *metricdata.ResourceMetrics, last map[string]int
 				}
 				for _, p := range d.DataPoints {
 					name, _ := p.Attributes.Value("name")
-					if n := name.AsString(); len(n) < 4 || n[:4] != "dep-" {
+					if !exporttest.Stable(name.AsString()) {
 						continue // churned breakers start over
 					}
 					key := m.Name + attrKey(p.Attributes)

@@ -35,29 +35,11 @@ type instrument struct {
 	points map[string]float64
 }
 
-var reasonWords = map[cb.Reason]string{
-	cb.ReasonConsecutiveFailures: "consecutive_failures",
-	cb.ReasonFailureRate:         "failure_rate",
-	cb.ReasonSlowCallRate:        "slow_call_rate",
-	cb.ReasonOpenTimeout:         "open_timeout_elapsed",
-	cb.ReasonProbeFailed:         "probe_failed",
-	cb.ReasonProbeSlow:           "probe_slow",
-	cb.ReasonHalfOpenTimeout:     "half_open_timeout",
-	cb.ReasonProbesSucceeded:     "probes_succeeded",
-	cb.ReasonForcedOpen:          "forced_open",
-	cb.ReasonForcedClosed:        "forced_closed",
-	cb.ReasonForcedHalfOpen:      "forced_half_open",
-	cb.ReasonReset:               "reset",
-	cb.ReasonTripRule:            "trip_rule",
-}
-
-var stateWords = map[cb.State]string{cb.Closed: "closed", cb.Open: "open", cb.HalfOpen: "half_open"}
-
 // expect restates, from each breaker's Metrics, every instrument and
 // observation the package documents.
 func expect(t *testing.T, all map[string]cb.Metrics) map[string]*instrument {
 	t.Helper()
-	require.Len(t, reasonWords, len(cb.Reasons())-2) // the shadow switches are no transition
+	require.Len(t, exporttest.ReasonLabels, len(cb.Reasons())-2) // the shadow switches are no transition
 	insts := map[string]*instrument{
 		"tripswitch.circuit.state":              {kind: "gauge"},
 		"tripswitch.circuit.forced":             {kind: "gauge"},
@@ -86,7 +68,7 @@ func expect(t *testing.T, all map[string]cb.Metrics) map[string]*instrument {
 	}
 	for n, m := range all {
 		name := "name=" + n
-		for s, w := range stateWords {
+		for s, w := range exporttest.StateLabels {
 			put("tripswitch.circuit.state", name+",state="+w, b2f(m.State == s))
 		}
 		put("tripswitch.circuit.forced", name, b2f(m.Forced))
@@ -97,8 +79,8 @@ func expect(t *testing.T, all map[string]cb.Metrics) map[string]*instrument {
 		put("tripswitch.calls", name+",outcome=rejected", float64(m.TotalRejected))
 		put("tripswitch.calls", name+",outcome=stale", float64(m.TotalStale))
 		put("tripswitch.slow_calls", name, float64(m.TotalSlowCalls))
-		for r, w := range reasonWords {
-			put("tripswitch.transitions", name+",reason="+w+",to="+stateWords[r.To()], float64(m.Transitions.By(r)))
+		for r, w := range exporttest.ReasonLabels {
+			put("tripswitch.transitions", name+",reason="+w+",to="+exporttest.StateLabels[r.To()], float64(m.Transitions.By(r)))
 		}
 		put("tripswitch.window.calls", name, float64(m.Calls))
 		if m.Calls > 0 {

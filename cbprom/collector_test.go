@@ -18,27 +18,6 @@ import (
 	"github.com/tripswitch/tripswitch/registry"
 )
 
-// reasonLabels is, written out, the label value of every cb.Reason: the
-// documented names, restated here so that a change in cb's words shows
-// up as a failing test rather than as renamed series.
-var reasonLabels = map[cb.Reason]string{
-	cb.ReasonConsecutiveFailures: "consecutive_failures",
-	cb.ReasonFailureRate:         "failure_rate",
-	cb.ReasonSlowCallRate:        "slow_call_rate",
-	cb.ReasonOpenTimeout:         "open_timeout_elapsed",
-	cb.ReasonProbeFailed:         "probe_failed",
-	cb.ReasonProbeSlow:           "probe_slow",
-	cb.ReasonHalfOpenTimeout:     "half_open_timeout",
-	cb.ReasonProbesSucceeded:     "probes_succeeded",
-	cb.ReasonForcedOpen:          "forced_open",
-	cb.ReasonForcedClosed:        "forced_closed",
-	cb.ReasonForcedHalfOpen:      "forced_half_open",
-	cb.ReasonReset:               "reset",
-	cb.ReasonTripRule:            "trip_rule",
-}
-
-var stateLabels = map[cb.State]string{cb.Closed: "closed", cb.Open: "open", cb.HalfOpen: "half_open"}
-
 // family is what a scrape must show of one family: its type, and for
 // each breaker its series (by their labels but name) and values.
 type family struct {
@@ -50,7 +29,7 @@ type family struct {
 // documentation promises.
 func expect(t *testing.T, all map[string]cb.Metrics) map[string]family {
 	t.Helper()
-	require.Len(t, reasonLabels, len(cb.Reasons())-2, "every reason has its label here but the shadow switches, which are no transition")
+	require.Len(t, exporttest.ReasonLabels, len(cb.Reasons())-2, "every reason has its label here but the shadow switches, which are no transition")
 	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
 	fams := map[string]family{}
 	put := func(name string, typ dto.MetricType, breaker, labels string, v float64) {
@@ -71,7 +50,7 @@ func expect(t *testing.T, all map[string]cb.Metrics) map[string]family {
 		return 0
 	}
 	for n, m := range all {
-		for s, l := range stateLabels {
+		for s, l := range exporttest.StateLabels {
 			put("tripswitch_circuit_state", gauge, n, "state="+l, b2f(m.State == s))
 		}
 		put("tripswitch_circuit_forced", gauge, n, "", b2f(m.Forced))
@@ -82,8 +61,8 @@ func expect(t *testing.T, all map[string]cb.Metrics) map[string]family {
 		put("tripswitch_calls_total", counter, n, "outcome=rejected", float64(m.TotalRejected))
 		put("tripswitch_calls_total", counter, n, "outcome=stale", float64(m.TotalStale))
 		put("tripswitch_slow_calls_total", counter, n, "", float64(m.TotalSlowCalls))
-		for r, l := range reasonLabels {
-			put("tripswitch_transitions_total", counter, n, "reason="+l+",to="+stateLabels[r.To()], float64(m.Transitions.By(r)))
+		for r, l := range exporttest.ReasonLabels {
+			put("tripswitch_transitions_total", counter, n, "reason="+l+",to="+exporttest.StateLabels[r.To()], float64(m.Transitions.By(r)))
 		}
 		put("tripswitch_window_calls", gauge, n, "", float64(m.Calls))
 		if m.Calls > 0 {

@@ -1,13 +1,9 @@
 package cbprom_test
 
 import (
-	"errors"
-	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -17,6 +13,7 @@ import (
 	"github.com/tripswitch/tripswitch/cb"
 	"github.com/tripswitch/tripswitch/cb/cbtest"
 	"github.com/tripswitch/tripswitch/cbprom"
+	"github.com/tripswitch/tripswitch/internal/exporttest"
 	"github.com/tripswitch/tripswitch/registry"
 )
 
@@ -34,52 +31,11 @@ func TestConcurrentScrapesDuringTraffic(t *testing.T) {
 	}
 	var scrapes atomic.Int64
 	reg := registry.New()
-	// The workers move the fake clock on as they go, so breakers trip,
-	// wait and probe while the scrapes run; once they stop, time stands
-	// still and a last scrape can be compared exactly.
 	clock := cbtest.NewClock()
-	cfg := cb.Config{ConsecutiveFailures: 3, OpenTimeout: 5 * time.Millisecond, WindowCalls: 20, SuccessThreshold: 1, Clock: clock}
-	stable := make([]*cb.Breaker[int], 6)
-	for i := range stable {
-		b, err := registry.Get[int](reg, fmt.Sprintf("dep-%d", i), cfg)
-		require.NoError(t, err)
-		stable[i] = b
-	}
 	pr := prometheus.NewPedanticRegistry()
 	require.NoError(t, pr.Register(cbprom.New(reg)))
 	e := serve(t, pr)
-
-	errDown := errors.New("down")
-	var traffic sync.WaitGroup
-	for w := range 3 {
-		traffic.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
-			for i := 0; i < 20*calls && (i < calls || scrapes.Load() < int64(minScrapes)); i++ {
-				if i%50 == 0 {
-					clock.Advance(time.Millisecond)
-				}
-				b := stable[rng.IntN(len(stable))]
-				fail := rng.IntN(3) == 0
-				b.Execute(func() (int, error) {
-					if fail {
-						return 0, errDown
-					}
-					return 1, nil
-				})
-			}
-		})
-	}
-	traffic.Go(func() { // breakers come and go
-		for i := range calls / 10 {
-			name := fmt.Sprintf("churn-%d", i%5)
-			if b, err := registry.Get[int](reg, name, cfg); err == nil {
-				b.Execute(func() (int, error) { return 1, nil })
-			}
-			reg.Remove(name)
-		}
-	})
-	done := make(chan struct{})
-	go func() { traffic.Wait(); close(done) }()
+	done := exporttest.Traffic(reg, clock, calls, func() bool { return scrapes.Load() >= int64(minScrapes) })
 
 	var scrapers sync.WaitGroup
 	for range 2 {
@@ -135,7 +91,7 @@ func checkLive(t *testing.T, got map[string]*dto.MetricFamily, last map[string]f
 	}
 	for _, fam := range []string{"tripswitch_calls_total", "tripswitch_transitions_total", "tripswitch_slow_calls_total"} {
 		for breaker, s := range series(got[fam]) {
-			if len(breaker) < 4 || breaker[:4] != "dep-" {
+			if !exporttest.Stable(breaker) {
 				continue // churned breakers start over: that is a new counter
 			}
 			for labels, m := range s {
