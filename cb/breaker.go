@@ -66,6 +66,13 @@ type core struct {
 	counters *ring.Stripes // cumulative outcome and tally counters; the windows are differences of them
 	openErr  *OpenError
 	probeErr *OpenError
+	// fleet is the rest of the fleet's window, when a sharer has given
+	// one (see FleetLink); every close removes it.
+	fleet atomic.Pointer[FleetWindow]
+	// holdProbes keeps an open breaker whose open time is over from
+	// probing until granted holds its generation+1 (see FleetLink).
+	holdProbes atomic.Bool
+	granted    atomic.Uint64
 	// reconfiguring serialises Reconfigures, so that the listener set
 	// ends with the listener of the policy that ends in force.
 	reconfiguring sync.Mutex

@@ -42,6 +42,10 @@ const (
 	ReasonTripRule                              // Config.TripRule returned true
 	ReasonShadowOn                              // Reconfigure turned shadow mode on: the state is unchanged
 	ReasonShadowOff                             // Reconfigure turned shadow mode off: the state is unchanged
+	ReasonFleetFailureRate                      // the failure rate of the window with the fleet's reached its threshold
+	ReasonFleetSlowCallRate                     // the slow-call rate of the window with the fleet's reached its threshold
+	ReasonFleetOpened                           // the fleet opened: adopted from another replica (see FleetLink)
+	ReasonFleetClosed                           // the fleet closed: adopted from another replica (see FleetLink)
 	numReasons
 )
 
@@ -61,6 +65,10 @@ var reasonNames = [...]string{
 	ReasonTripRule:            "trip rule",
 	ReasonShadowOn:            "shadow on",
 	ReasonShadowOff:           "shadow off",
+	ReasonFleetFailureRate:    "fleet failure rate",
+	ReasonFleetSlowCallRate:   "fleet slow-call rate",
+	ReasonFleetOpened:         "fleet opened",
+	ReasonFleetClosed:         "fleet closed",
 }
 
 // reasonTo is the state each reason leads to.
@@ -78,6 +86,10 @@ var reasonTo = [...]State{
 	ReasonForcedHalfOpen:      HalfOpen,
 	ReasonReset:               Closed,
 	ReasonTripRule:            Open,
+	ReasonFleetFailureRate:    Open,
+	ReasonFleetSlowCallRate:   Open,
+	ReasonFleetOpened:         Open,
+	ReasonFleetClosed:         Closed,
 }
 
 // Reasons lists every Reason, in order.

@@ -120,20 +120,32 @@ func (b *core) countClosed(p *policy, w word, o Outcome, slow bool, now time.Dur
 // neither has, whose TripRule says so, given the window c and the failure
 // streak n. It runs only after a failure or a slow call: a fast success
 // cannot raise a rate, and a TripRule costs nothing on the success path.
+//
+// With a fleet's window (see FleetLink) whose quorum holds, the rules
+// judge the local window and the fleet's together.
 func (b *core) evaluate(p *policy, w word, now time.Duration, c *ring.Counts, n uint64) {
+	c, fleet := b.judgeWithFleet(w, c)
 	if calls := c.Calls(); calls >= p.minCalls && calls != 0 {
 		switch {
 		case p.failRate > 0 && float64(c.Failures())/float64(calls) >= p.failRate:
-			b.trip(p, w, now, ReasonFailureRate)
+			b.trip(p, w, now, pick(fleet, ReasonFleetFailureRate, ReasonFailureRate))
 			return
 		case p.slowOn && p.slowRate > 0 && float64(c.Slow())/float64(calls) >= p.slowRate:
-			b.trip(p, w, now, ReasonSlowCallRate)
+			b.trip(p, w, now, pick(fleet, ReasonFleetSlowCallRate, ReasonSlowCallRate))
 			return
 		}
 	}
 	if p.tripRule != nil && p.askTripRule(c, n) {
 		b.trip(p, w, now, ReasonTripRule)
 	}
+}
+
+// pick returns a if c, else b.
+func pick[V any](c bool, a, b V) V {
+	if c {
+		return a
+	}
+	return b
 }
 
 // askTripRule returns what the TripRule says of the window c and the

@@ -87,6 +87,7 @@ type Circuit interface {
 	Created() time.Time
 	Config() Config
 	Reconfigure(cfg Config) error
+	FleetLink() FleetLink
 }
 
 var _ Circuit = (*Breaker[int])(nil)

@@ -104,6 +104,9 @@ func (b *core) catchUp(now time.Duration, p *policy) word {
 			return w // a generation not yet published is nanoseconds old: no deadline has passed
 		}
 		if w.state() == Open {
+			if b.held(w) {
+				return w // the fleet grants probes (see FleetLink.HoldProbes)
+			}
 			next := w.nextGen(HalfOpen, false, w.level())
 			if b.cas(w, next) {
 				b.transitioned(p, w, next, deadline, ReasonOpenTimeout)
@@ -237,6 +240,7 @@ func (b *core) clearFor(w word, now time.Duration) {
 				b.probes[ring.Success].Inc() // the success of the probe that closed (see countProbe)
 			}
 			b.streak.Store(streakOf(w))
+			b.fleet.Store(nil) // counted for the period that ended
 			b.markSuccesses(nil)
 			b.cleared.Store(gen << 1)
 			return

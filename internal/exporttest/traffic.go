@@ -30,6 +30,10 @@ var ReasonLabels = map[cb.Reason]string{
 	cb.ReasonForcedHalfOpen:      "forced_half_open",
 	cb.ReasonReset:               "reset",
 	cb.ReasonTripRule:            "trip_rule",
+	cb.ReasonFleetFailureRate:    "fleet_failure_rate",
+	cb.ReasonFleetSlowCallRate:   "fleet_slow_call_rate",
+	cb.ReasonFleetOpened:         "fleet_opened",
+	cb.ReasonFleetClosed:         "fleet_closed",
 }
 
 // StateLabels is the label value of each state.
