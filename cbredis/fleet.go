@@ -1,0 +1,282 @@
+package cbredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/atomic"
+
+	"github.com/tripswitch/tripswitch/cb"
+)
+
+// Fleet shares breakers with the other replicas of a service through one
+// Redis deployment. Make one per process with New, Share each breaker
+// that guards a dependency the replicas have in common, and Close it when
+// the process stops. Its methods are safe for concurrent use.
+type Fleet struct {
+	client redis.UniversalClient
+	o      options
+
+	mu      sync.Mutex
+	members map[string]*member
+	closed  bool
+
+	joins  chan *member
+	leaves chan *member
+	events chan event
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	ps     *redis.PubSub
+	reader sync.WaitGroup
+
+	lastSync  atomic.Int64 // Unix nanoseconds
+	syncs     atomic.Uint64
+	errs      atomic.Uint64
+	malformed atomic.Uint64
+	dropped   atomic.Uint64
+	degraded  atomic.Int64
+}
+
+// event is a transition a shared breaker made, queued for the syncer.
+type event struct {
+	m  *member
+	tr cb.Transition
+}
+
+// New starts a Fleet on client, which may be a single server's client, a
+// Sentinel failover client or a Cluster client. Bad options give an error
+// matching ErrInvalidOption. New does not talk to Redis: Share's warm
+// start does.
+func New(client redis.UniversalClient, opts ...Option) (*Fleet, error) {
+	o, err := resolve(opts)
+	if client == nil {
+		err = errors.Join(fmt.Errorf("%w: client: must not be nil", ErrInvalidOption), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{
+		client:  client,
+		o:       o,
+		members: make(map[string]*member),
+		joins:   make(chan *member),
+		leaves:  make(chan *member),
+		events:  make(chan event, 1024),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	f.ps = client.Subscribe(context.Background())
+	msgs := f.ps.Channel()
+	f.reader.Add(1)
+	go func() {
+		defer f.reader.Done()
+		for range msgs {
+			f.poke()
+		}
+	}()
+	go f.run()
+	return f, nil
+}
+
+// poke has the syncer run a round now.
+func (f *Fleet) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Share makes the breaker c one of the fleet's: the same breaker, by name,
+// on every replica that shares it. It then syncs once, waiting up to the
+// warm-start bound, so that a replica that starts while the fleet is open
+// starts open. An error from Redis is not returned: the breaker works
+// alone until the fleet can be reached.
+//
+// The breaker's time window must have buckets no wider than the interval
+// (ErrInvalidOption otherwise). A count window shares its transitions and
+// the probe lease, but not its counts: the last N calls of one replica
+// and of another have no common span to add up.
+func (f *Fleet) Share(c cb.Circuit) error {
+	if c == nil {
+		return fmt.Errorf("%w: nil breaker", ErrInvalidOption)
+	}
+	m, err := f.newMember(c)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	switch {
+	case f.closed:
+		f.mu.Unlock()
+		return ErrClosed
+	case f.members[m.name] != nil:
+		f.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrAlreadyShared, m.name)
+	}
+	f.members[m.name] = m
+	f.mu.Unlock()
+
+	m.unsub = c.Subscribe(func(tr cb.Transition) {
+		select {
+		case f.events <- event{m, tr}:
+		default:
+			f.dropped.Inc()
+		}
+	})
+	select {
+	case f.joins <- m:
+	case <-f.stop:
+		return ErrClosed
+	}
+	timer := time.NewTimer(f.o.warmStart)
+	defer timer.Stop()
+	select {
+	case <-m.warm:
+	case <-timer.C:
+	case <-f.stop:
+	}
+	return nil
+}
+
+// Unshare makes the breaker named name a local breaker again, and reports
+// whether the Fleet shared it.
+func (f *Fleet) Unshare(name string) bool {
+	f.mu.Lock()
+	m := f.members[name]
+	closed := f.closed
+	delete(f.members, name)
+	f.mu.Unlock()
+	if m == nil || closed {
+		return false
+	}
+	select {
+	case f.leaves <- m:
+		<-m.left
+	case <-f.stop:
+	}
+	return true
+}
+
+// Close stops the syncer and makes every shared breaker a local breaker
+// again. It leaves no goroutine behind and does not close the client.
+// Closing twice is harmless.
+func (f *Fleet) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	close(f.stop)
+	<-f.done
+	err := f.ps.Close()
+	f.reader.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.members {
+		m.goLocal()
+	}
+	return err
+}
+
+// Health reports how syncing goes.
+func (f *Fleet) Health() Health {
+	f.mu.Lock()
+	n := len(f.members)
+	f.mu.Unlock()
+	h := Health{
+		Syncs:         f.syncs.Load(),
+		Errors:        f.errs.Load(),
+		Degraded:      f.degraded.Load() > 0,
+		Malformed:     f.malformed.Load(),
+		DroppedEvents: f.dropped.Load(),
+		Shared:        n,
+	}
+	if ns := f.lastSync.Load(); ns != 0 {
+		h.LastSync = time.Unix(0, ns)
+	}
+	return h
+}
+
+// run is the syncer: the one goroutine that talks to Redis and owns every
+// member's sync state.
+func (f *Fleet) run() {
+	defer close(f.done)
+	var members []*member
+	failures := 0
+	timer := time.NewTimer(f.o.interval)
+	defer timer.Stop()
+	for {
+		var due time.Duration
+		select {
+		case <-f.stop:
+			return
+		case m := <-f.joins:
+			members = append(members, m)
+			f.subscribe(m)
+			f.round([]*member{m})
+			close(m.warm)
+			continue // the other members keep their schedule
+		case m := <-f.leaves:
+			for i, x := range members {
+				if x == m {
+					members = append(members[:i], members[i+1:]...)
+					break
+				}
+			}
+			m.goLocal()
+			close(m.left)
+			continue
+		case ev := <-f.events:
+			f.hear(ev)
+			f.drainEvents()
+		case <-f.wake:
+		case <-timer.C:
+		}
+		var ok bool
+		due, ok = f.round(members)
+		if ok {
+			failures = 0
+		} else {
+			failures++
+			due = min(f.o.interval<<min(failures, 16), f.o.maxBackoff)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(due)
+	}
+}
+
+// drainEvents hears every queued event without waiting.
+func (f *Fleet) drainEvents() {
+	for {
+		select {
+		case ev := <-f.events:
+			f.hear(ev)
+		default:
+			return
+		}
+	}
+}
+
+// subscribe listens for the announcements of m's record. A failure is
+// retried by the client when it reconnects; the periodic read covers the
+// gap meanwhile.
+func (f *Fleet) subscribe(m *member) {
+	ctx, cancel := context.WithTimeout(context.Background(), f.o.timeout)
+	defer cancel()
+	if err := f.ps.Subscribe(ctx, eventsChannel(m.base)); err != nil {
+		f.errs.Inc()
+	}
+}

@@ -1,0 +1,18 @@
+module github.com/tripswitch/tripswitch/cbredis
+
+go 1.25.0
+
+replace github.com/tripswitch/tripswitch => ../
+
+require (
+	github.com/redis/go-redis/v9 v9.22.0
+	github.com/stretchr/testify v1.12.1
+	github.com/tripswitch/tripswitch v0.0.0-00010101000000-000000000000
+	go.uber.org/atomic v1.12.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.30.0 // indirect
+)

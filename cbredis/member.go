@@ -1,0 +1,152 @@
+package cbredis
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tripswitch/tripswitch/cb"
+)
+
+// member is one shared breaker. Its fields below unsub belong to the
+// syncer goroutine alone.
+type member struct {
+	name  string
+	c     cb.Circuit
+	link  cb.FleetLink
+	base  string
+	warm  chan struct{} // closed after the first round
+	left  chan struct{} // closed once Unshare has made it local
+	unsub func()
+
+	shape shape
+
+	sent  cb.WindowCounts // Totals as last sent
+	epoch int64           // the closed generation own counts in; -1 for none
+	own   map[int64]cb.WindowCounts
+	// gen is the record's generation as this replica last adopted or
+	// wrote it; -1 when unknown.
+	gen int64
+	// linked reports that the breaker's current episode is the fleet's:
+	// adopted from the record or announced to it. Its outcome is
+	// announced; a local episode's is not.
+	linked bool
+	// joined reports that HoldProbes is on: the fleet has been reached
+	// since the breaker last went local.
+	joined   bool
+	degraded bool
+	lastOK   time.Time
+	pending  *announcement
+}
+
+// announcement is a transition to write to the record: to state, made in
+// the breaker's generation localGen.
+type announcement struct {
+	open     bool
+	localGen uint64
+}
+
+// shape is what the syncer needs of a breaker's config.
+type shape struct {
+	width    time.Duration // a bucket; 0 for a count window, whose counts are not shared
+	buckets  int
+	window   time.Duration // a whole sync-less window makes the breaker local
+	leaseTTL time.Duration // the probe lease: the half-open timeout
+}
+
+func shapeOf(c cb.Config) shape {
+	s := shape{window: c.Window, buckets: c.Buckets}
+	if s.window == 0 {
+		s.window = cb.DefaultWindow
+	}
+	if s.buckets == 0 {
+		s.buckets = cb.DefaultBuckets
+	}
+	if c.WindowCalls > 0 {
+		s.window, s.buckets = cb.DefaultWindow, 0
+	} else {
+		s.width = s.window / time.Duration(s.buckets)
+	}
+	s.leaseTTL = c.HalfOpenTimeout
+	if s.leaseTTL == 0 {
+		s.leaseTTL = c.OpenTimeout
+	}
+	if s.leaseTTL == 0 {
+		s.leaseTTL = cb.DefaultOpenTimeout
+	}
+	return s
+}
+
+func (f *Fleet) newMember(c cb.Circuit) (*member, error) {
+	s := shapeOf(c.Config())
+	if s.width > 0 && s.width > f.o.interval {
+		return nil, fmt.Errorf("%w: interval %v is shorter than a bucket (%v) of breaker %q's window: the fleet's buckets would fill faster than replicas flush them",
+			ErrInvalidOption, f.o.interval, s.width, c.Name())
+	}
+	link := c.FleetLink()
+	return &member{
+		name:   c.Name(),
+		c:      c,
+		link:   link,
+		base:   baseKey(f.o.prefix, c.Name()),
+		warm:   make(chan struct{}),
+		left:   make(chan struct{}),
+		shape:  s,
+		sent:   link.Totals(),
+		epoch:  -1,
+		own:    make(map[int64]cb.WindowCounts),
+		gen:    -1,
+		lastOK: time.Now(),
+	}, nil
+}
+
+// goLocal makes the breaker a local breaker: no fleet window, no hold.
+func (m *member) goLocal() {
+	if m.unsub != nil {
+		m.unsub()
+	}
+	m.link.SetWindow(0, nil)
+	m.link.HoldProbes(false)
+}
+
+// join puts the breaker under the fleet's hold on probing after the
+// fleet was reached.
+func (m *member) join() {
+	if !m.joined {
+		m.joined = true
+		m.gen = -1 // adopt the record afresh
+		m.link.HoldProbes(true)
+	}
+}
+
+// degrade makes a breaker that has gone a whole window without a sync a
+// local breaker until the fleet is reached again.
+func (m *member) degrade() {
+	m.joined, m.linked, m.pending = false, false, nil
+	m.link.SetWindow(0, nil)
+	m.link.HoldProbes(false)
+}
+
+// hear notes a transition of a shared breaker: the ones the fleet
+// shares become announcements for the next round.
+func (f *Fleet) hear(ev event) {
+	m, tr := ev.m, ev.tr
+	switch tr.Reason {
+	case cb.ReasonConsecutiveFailures, cb.ReasonFleetFailureRate, cb.ReasonFleetSlowCallRate, cb.ReasonTripRule:
+		if m.joined {
+			m.pending = &announcement{open: true, localGen: tr.Generation}
+		}
+	case cb.ReasonProbeFailed, cb.ReasonProbeSlow, cb.ReasonHalfOpenTimeout:
+		if m.linked && m.joined {
+			m.pending = &announcement{open: true, localGen: tr.Generation}
+		}
+	case cb.ReasonProbesSucceeded:
+		if m.linked && m.joined {
+			m.pending = &announcement{open: false, localGen: tr.Generation}
+		}
+	case cb.ReasonFailureRate, cb.ReasonSlowCallRate,
+		cb.ReasonForcedOpen, cb.ReasonForcedClosed, cb.ReasonForcedHalfOpen, cb.ReasonReset:
+		// A local episode: one replica's own window without a quorum, or
+		// an operator's hand on this replica.
+		m.linked, m.pending = false, nil
+	}
+}
