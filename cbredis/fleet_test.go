@@ -1,6 +1,9 @@
 package cbredis_test
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,4 +26,89 @@ func TestFleetWindowOpensEveryReplica(t *testing.T) {
 	took := within(t, 2*time.Second, "every replica open", func() bool { return allIn(rs, cb.Open) })
 	t.Logf("every replica open %v after the last failure", took)
 	assert.LessOrEqual(t, took, 2*interval+300*time.Millisecond)
+}
+
+func TestConsecutiveFailuresOnOneReplicaOpenTheOthers(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := fastConfig()
+	cfg.ConsecutiveFailures = 3
+	rs := fleetOf(t, []string{srv.Addr()}, 4, "search", cfg)
+	rs[0].fail(3)
+	require.Equal(t, cb.Open, rs[0].b.State())
+	took := within(t, 2*time.Second, "every replica open", func() bool { return allIn(rs, cb.Open) })
+	t.Logf("the others open %v after the trip", took)
+	assert.LessOrEqual(t, took, interval+300*time.Millisecond)
+	for _, r := range rs[1:] {
+		assert.Equal(t, uint64(1), r.b.Metrics().Transitions.By(cb.ReasonFleetOpened))
+	}
+}
+
+func TestOneSickReplicaOpensOnlyItself(t *testing.T) {
+	srv := redistest.Start(t)
+	rs := fleetOf(t, []string{srv.Addr()}, 4, "quorum", fastConfig())
+	for _, r := range rs[1:] {
+		for range 10 {
+			r.b.Execute(func() (int, error) { return 1, nil })
+		}
+	}
+	rs[0].fail(25)
+	require.Equal(t, cb.Open, rs[0].b.State(), "its own window opens it")
+	assert.Equal(t, uint64(1), rs[0].b.Metrics().Transitions.By(cb.ReasonFailureRate))
+	afterRounds(t, rs, 4)
+	for _, r := range rs[1:] {
+		r.b.Execute(func() (int, error) { return 0, errDown })
+		assert.Equal(t, cb.Closed, r.b.State(), "one replica's failures are no quorum")
+	}
+	// Its own episode runs locally: it probes when its open time is over.
+	within(t, 3*time.Second, "the sick replica probes", func() bool { return rs[0].b.State() == cb.HalfOpen })
+}
+
+func TestProbeBudgetIsFleetWide(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := fastConfig()
+	cfg.SuccessThreshold, cfg.HalfOpenMaxCalls = 2, 2
+	cfg.ConsecutiveFailures = 1
+	rs := fleetOf(t, []string{srv.Addr()}, 8, "probes", cfg)
+	rs[0].fail(1)
+	within(t, 2*time.Second, "every replica open", func() bool { return allIn(rs, cb.Open) })
+
+	var probes, calls atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, res := r.b.Execute(func() (int, error) { return 1, nil })
+				if res.Outcome != cb.Rejected {
+					calls.Add(1)
+					if res.State == cb.HalfOpen {
+						probes.Add(1)
+					}
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+	within(t, 5*time.Second, "every replica closed", func() bool { return allIn(rs, cb.Closed) })
+	close(done)
+	wg.Wait()
+	assert.Equal(t, int64(2), probes.Load(), "HalfOpenMaxCalls probes for the whole fleet (of %d calls run)", calls.Load())
+}
+
+func TestAReplicaStartingWhileTheFleetIsOpenStartsOpen(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := fastConfig()
+	cfg.ConsecutiveFailures, cfg.OpenTimeout = 1, time.Minute
+	rs := fleetOf(t, []string{srv.Addr()}, 2, "warm", cfg)
+	rs[0].fail(1)
+	within(t, 2*time.Second, "both open", func() bool { return allIn(rs, cb.Open) })
+	late := newReplica(t, []string{srv.Addr()}, 9, "warm", cfg)
+	assert.Equal(t, cb.Open, late.b.State(), "open as soon as Share returns")
+	_, res := late.b.Execute(func() (int, error) { return 1, nil })
+	assert.Greater(t, res.RetryAfter, 50*time.Second)
 }

@@ -3,7 +3,6 @@ package cbredis_test
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +115,19 @@ func within(t *testing.T, limit time.Duration, what string, cond func() bool) ti
 	return time.Since(start)
 }
 
-var _ = atomic.Int64{}
+// afterRounds waits until every replica has synced n more times.
+func afterRounds(t *testing.T, rs []*replica, n uint64) {
+	t.Helper()
+	base := make([]uint64, len(rs))
+	for i, r := range rs {
+		base[i] = r.fleet.Health().Syncs
+	}
+	within(t, 10*time.Second, "sync rounds", func() bool {
+		for i, r := range rs {
+			if r.fleet.Health().Syncs < base[i]+n {
+				return false
+			}
+		}
+		return true
+	})
+}
