@@ -112,3 +112,49 @@ func TestAReplicaStartingWhileTheFleetIsOpenStartsOpen(t *testing.T) {
 	_, res := late.b.Execute(func() (int, error) { return 1, nil })
 	assert.Greater(t, res.RetryAfter, 50*time.Second)
 }
+
+func TestCountWindowSharesTransitionsButNotCounts(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := cb.Config{
+		WindowCalls: 10, MinimumCalls: 10, FailureRateThreshold: 0.5,
+		ConsecutiveFailures: 4, SlowCallDuration: cb.Off, OpenTimeout: time.Minute,
+	}
+	rs := fleetOf(t, []string{srv.Addr()}, 3, "counted", cfg)
+	for _, r := range rs {
+		r.fail(3) // nine failures in all, three in each window
+	}
+	afterRounds(t, rs, 3)
+	assert.Equal(t, []cb.State{cb.Closed, cb.Closed, cb.Closed}, states(rs), "counts stay local")
+	keys, err := srv.Do("KEYS", "*:w:*")
+	require.NoError(t, err)
+	assert.Empty(t, keys, "no bucket keys for a count window")
+
+	rs[1].fail(1) // its fourth in a row
+	within(t, 2*time.Second, "every replica open", func() bool { return allIn(rs, cb.Open) })
+}
+
+func TestUnshareMakesTheBreakerLocalAgain(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := fastConfig()
+	cfg.ConsecutiveFailures = 2
+	rs := fleetOf(t, []string{srv.Addr()}, 2, "leaving", cfg)
+	require.True(t, rs[1].fleet.Unshare("leaving"))
+	assert.False(t, rs[1].fleet.Unshare("leaving"), "shared no more")
+	assert.Zero(t, rs[1].fleet.Health().Shared)
+	rs[0].fail(2)
+	require.Equal(t, cb.Open, rs[0].b.State())
+	afterRounds(t, rs[:1], 3) // the other Fleet shares nothing: it has no rounds
+	assert.Equal(t, cb.Closed, rs[1].b.State(), "an unshared breaker hears nothing of the fleet")
+}
+
+func TestHealthReportsSyncs(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newReplica(t, []string{srv.Addr()}, 0, "healthy", fastConfig())
+	afterRounds(t, []*replica{r}, 2)
+	h := r.fleet.Health()
+	assert.False(t, h.Degraded)
+	assert.Zero(t, h.Errors)
+	assert.Zero(t, h.Malformed)
+	assert.Equal(t, 1, h.Shared)
+	assert.WithinDuration(t, time.Now(), h.LastSync, time.Second)
+}
