@@ -41,7 +41,7 @@ type replica struct {
 
 // newReplica makes replica i of a fleet on addrs (one address: a single
 // server; more: a cluster) sharing a breaker named name.
-func newReplica(t *testing.T, addrs []string, i int, name string, cfg cb.Config, opts ...cbredis.Option) *replica {
+func newReplica(t testing.TB, addrs []string, i int, name string, cfg cb.Config, opts ...cbredis.Option) *replica {
 	t.Helper()
 	var client redis.UniversalClient
 	if len(addrs) == 1 {
@@ -130,4 +130,10 @@ func afterRounds(t *testing.T, rs []*replica, n uint64) {
 		}
 		return true
 	})
+}
+
+// newReplicaTB is a one-replica fleet on one server, for benchmarks.
+func newReplicaTB(tb testing.TB, addr, name string, cfg cb.Config) *cb.Breaker[int] {
+	tb.Helper()
+	return newReplica(tb, []string{addr}, 0, name, cfg).b
 }
