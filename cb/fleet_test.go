@@ -6,6 +6,7 @@ package cb_test
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,4 +251,99 @@ func TestFleetWindowCountsArithmetic(t *testing.T) {
 	assert.Equal(t, uint64(11), a.Calls())
 	assert.Equal(t, cb.WindowCounts{Successes: 4, SlowFailures: 3}, a.Sub(cb.WindowCounts{Successes: 1, Failures: 9, SlowSuccesses: 2}))
 	assert.Equal(t, ^uint64(0), a.Add(cb.WindowCounts{Successes: ^uint64(0)}).Successes)
+}
+
+func TestConcurrentAccountingWithRacingFleetAdoptions(t *testing.T) {
+	const (
+		goroutines = 8
+		perG       = 2000
+	)
+	clk := cbtest.NewClock()
+	b := cb.MustNew[int]("fleet-conc", cb.Config{
+		Clock: clk, OpenTimeout: time.Second, MinimumCalls: 4, ConsecutiveFailures: 3,
+	})
+	l := b.FleetLink()
+	var ev eventLog
+	b.Subscribe(ev.on)
+	var tally callTally
+	stop := drive(func(i int) bool {
+		switch i % 6 {
+		case 0:
+			l.AdoptOpen(time.Duration(i%3)*time.Second, i%4)
+		case 1:
+			l.AdoptClosed()
+		case 2:
+			l.SetWindow(l.Status().Generation, &cb.FleetWindow{
+				Counts: cb.WindowCounts{Successes: uint64(i % 7), Failures: uint64(i % 5)}, Replicas: i % 3, Quorum: 2,
+			})
+		case 3:
+			l.HoldProbes(i%4 == 3)
+		case 4:
+			l.GrantProbes(l.Status().Generation)
+		default:
+			clk.Advance(400 * time.Millisecond)
+		}
+		return true
+	})
+	concRun(goroutines, func(g int) {
+		for i := range perG {
+			var err error
+			if (g+i)%3 == 0 {
+				err = errBoom
+			}
+			_, r := b.Execute(func() (int, error) { return 1, err })
+			tally.calls.Add(1)
+			tally.result(r)
+		}
+	})
+	stop()
+	require.Equal(t, uint64(goroutines*perG), tally.calls.Load())
+	tally.check(t, b.Metrics())
+	l.HoldProbes(false)
+	clk.Advance(time.Hour)
+	state := b.State() // first: it makes the transition time calls for
+	assert.Equal(t, mirror(ev.all()), state, "the listener mirroring by generation ends on the state")
+}
+
+func TestConcurrentHeldBreakerProbesOnlyWhenGranted(t *testing.T) {
+	const goroutines = 8
+	clk := cbtest.NewClock()
+	b := cb.MustNew[int]("held", cb.Config{
+		Clock: clk, OpenTimeout: time.Second, HalfOpenMaxCalls: 3, SuccessThreshold: 3,
+	})
+	l := b.FleetLink()
+	l.HoldProbes(true)
+	require.True(t, l.AdoptOpen(time.Second, 0))
+	gen := l.Status().Generation
+
+	var probes, admitted atomic.Int64
+	calls := func(n int) {
+		concRun(goroutines, func(int) {
+			for range n {
+				_, r := b.Execute(func() (int, error) { return 1, nil })
+				if r.Outcome != cb.Rejected {
+					admitted.Add(1)
+					if r.State == cb.HalfOpen {
+						probes.Add(1)
+					}
+				}
+			}
+		})
+	}
+	clk.Advance(time.Hour)
+	calls(500)
+	assert.Zero(t, admitted.Load(), "held past the open time: nothing runs")
+	assert.True(t, l.Status().Held)
+
+	// The grant lets exactly one episode's permits out, however many
+	// callers race for them; its success closes the breaker.
+	b.Subscribe(func(tr cb.Transition) {
+		if tr.To == cb.Closed {
+			l.HoldProbes(false)
+		}
+	})
+	require.True(t, l.GrantProbes(gen))
+	calls(500)
+	assert.Equal(t, int64(3), probes.Load())
+	assert.Equal(t, cb.Closed, b.State())
 }
