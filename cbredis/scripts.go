@@ -21,9 +21,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rk = base .. ':state'
 local g, st, lvl, rem, bad = 0, 0, 0, 0, 0
-local ty = redis.call('TYPE', rk)['ok']
-if ty == 'hash' then
-  local r = redis.call('HMGET', rk, 'v', 'g', 's', 'l', 'd')
+local r = redis.pcall('HMGET', rk, 'v', 'g', 's', 'l', 'd')
+if type(r) ~= 'table' or r.err ~= nil then
+  g, bad = -1, 1
+elseif r[1] or r[2] or r[3] or r[4] or r[5] then
   local rg, rl, rd = tonumber(r[2]), tonumber(r[4]), tonumber(r[5])
   if r[1] == '1' and rg and rg >= 0 and rl and rd and (r[3] == 'open' or r[3] == 'closed') then
     g, lvl = rg, rl
@@ -33,8 +34,6 @@ if ty == 'hash' then
   else
     g, bad = -1, 1
   end
-elseif ty ~= 'none' then
-  g, bad = -1, 1
 end
 `
 
@@ -48,8 +47,10 @@ end
 //
 // Returns: now, g, st, lvl, rem, bad, the bucket written (-1: none),
 // other reporters, lease (0 none, 1 ours, 2 another's), the lease's time
-// left, then per non-empty bucket: number, s, f, ss, sf.
-var syncScript = redis.NewScript(readRecord + `
+// left, then per non-empty bucket of the window: number, s, f, ss, sf.
+var syncScript = redis.NewScript(readRecord + syncLua)
+
+const syncLua = `
 local id = ARGV[1]
 local width, nb = tonumber(ARGV[7]), tonumber(ARGV[8])
 local written, others = -1, 0
@@ -57,79 +58,84 @@ local lease, pttl = 0, 0
 local out = {}
 if width > 0 and g >= 0 and st == 0 then
   local b = math.floor(now / width)
-  local wk = base .. ':w:' .. g .. ':'
+  local lo = b - nb + 1
+  local wk = base .. ':w:' .. g
   local rep = base .. ':rep:' .. g
   local span = width * nb
   if ARGV[2] == tostring(g) then
-    local key = wk .. b
-    local kt = redis.call('TYPE', key)['ok']
-    if kt == 'hash' or kt == 'none' then
-      local fields = {'s', 'f', 'ss', 'sf'}
-      local any = false
-      for i = 1, 4 do
-        local n = tonumber(ARGV[2 + i]) or 0
-        if n > 0 then
-          redis.call('HINCRBY', key, fields[i], n)
+    local any = false
+    for k = 1, 4 do
+      local n = tonumber(ARGV[2 + k]) or 0
+      if n > 0 then
+        if type(redis.pcall('HINCRBY', wk, b * 4 + k - 1, n)) == 'number' then
           any = true
-        end
-      end
-      if any then
-        redis.call('PEXPIRE', key, span + width)
-      end
-      written = b
-      local worry = (tonumber(ARGV[4]) or 0) + (tonumber(ARGV[5]) or 0) + (tonumber(ARGV[6]) or 0)
-      if worry > 0 then
-        local zt = redis.call('TYPE', rep)['ok']
-        if zt == 'zset' or zt == 'none' then
-          redis.call('ZADD', rep, now, id)
-          redis.call('ZREMRANGEBYSCORE', rep, '-inf', now - span)
-          redis.call('PEXPIRE', rep, span + width)
         else
           bad = bad + 1
         end
       end
-    else
-      bad = bad + 1
+    end
+    if any then
+      written = b
+      -- Gone once its newest bucket has left every window.
+      redis.call('PEXPIREAT', wk, (b + nb) * width)
+    end
+    if (tonumber(ARGV[4]) or 0) + (tonumber(ARGV[5]) or 0) + (tonumber(ARGV[6]) or 0) > 0 then
+      if type(redis.pcall('ZADD', rep, now, id)) == 'number' then
+        redis.call('ZREMRANGEBYSCORE', rep, '-inf', now - span)
+        redis.call('PEXPIREAT', rep, now + span)
+      else
+        bad = bad + 1
+      end
     end
   end
   local c = redis.pcall('ZCOUNT', rep, now - span, '+inf')
   if type(c) == 'number' then
     others = c
-    local mine = redis.pcall('ZSCORE', rep, id)
-    if type(mine) == 'string' and tonumber(mine) and tonumber(mine) >= now - span then
+    local mine = nil
+    if c > 0 then
+      mine = tonumber(redis.call('ZSCORE', rep, id))
+    end
+    if mine and mine >= now - span then
       others = others - 1
     end
   else
     bad = bad + 1
   end
-  for i = b - nb + 1, b do
-    local v = redis.pcall('HMGET', wk .. i, 's', 'f', 'ss', 'sf')
-    if type(v) == 'table' and v.err == nil then
-      if v[1] or v[2] or v[3] or v[4] then
-        local row = {i}
-        local ok = true
+  -- One hash holds the window: field 4N+k holds kind k (0 to 3) of
+  -- bucket N, so that a field's number says where it goes. Buckets that
+  -- left the window, and fields that are not ours, go.
+  local h = redis.pcall('HGETALL', wk)
+  if type(h) == 'table' and h.err == nil then
+    local sums, old = {}, {}
+    for i = 1, 4 * nb do
+      sums[i] = 0
+    end
+    local first = lo * 4
+    for i = 1, #h, 2 do
+      local f, n = tonumber(h[i]), tonumber(h[i + 1])
+      if f == nil or n == nil or n < 0 or f ~= math.floor(f) then
+        bad = bad + 1
+        old[#old + 1] = h[i]
+      elseif f < first then
+        old[#old + 1] = h[i]
+      elseif f < first + 4 * nb then
+        sums[f - first + 1] = n
+      end
+    end
+    for i = 1, #old, 100 do
+      redis.call('HDEL', wk, unpack(old, i, math.min(i + 99, #old)))
+    end
+    for i = 0, nb - 1 do
+      local at = 4 * i
+      if sums[at + 1] + sums[at + 2] + sums[at + 3] + sums[at + 4] > 0 then
+        out[#out + 1] = lo + i
         for k = 1, 4 do
-          local n = 0
-          if v[k] then
-            n = tonumber(v[k])
-            if n == nil or n < 0 then
-              ok = false
-              n = 0
-            end
-          end
-          row[k + 1] = n
-        end
-        if ok then
-          for k = 1, 5 do
-            out[#out + 1] = row[k]
-          end
-        else
-          bad = bad + 1
+          out[#out + 1] = sums[at + k]
         end
       end
-    else
-      bad = bad + 1
     end
+  else
+    bad = bad + 1
   end
 end
 if g >= 0 and st == 1 then
@@ -153,7 +159,7 @@ for i = 1, #out do
   head[#head + 1] = out[i]
 end
 return head
-`)
+`
 
 // leaseScript asks for the probe lease of the open generation ARGV[2]
 // once the record's open time is over: one replica at a time probes for
@@ -165,7 +171,9 @@ return head
 // 0 when the record is not that open generation, 1 when its open time is
 // not over (rem says for how long), 2 when the lease is this replica's,
 // and 3 when another holds it (then the sixth element is its time left).
-var leaseScript = redis.NewScript(readRecord + `
+var leaseScript = redis.NewScript(readRecord + leaseLua)
+
+const leaseLua = `
 local want = tonumber(ARGV[2])
 if g ~= want or st ~= 1 then
   return {0, g, st, lvl, rem, bad}
@@ -189,7 +197,7 @@ if lv then
 end
 redis.call('SET', lk, mine, 'PX', ARGV[3])
 return {2, g, st, lvl, rem, bad}
-`)
+`
 
 // announceScript writes a transition this replica made: the record
 // moves from generation ARGV[2] to the next, in state ARGV[3] ('open' or
@@ -202,7 +210,9 @@ return {2, g, st, lvl, rem, bad}
 //
 // Returns: 1 when written, else 0; then g, st, lvl, rem, bad as they now
 // are.
-var announceScript = redis.NewScript(readRecord + `
+var announceScript = redis.NewScript(readRecord + announceLua)
+
+const announceLua = `
 local want = tonumber(ARGV[2])
 if g >= 0 and g ~= want then
   return {0, g, st, lvl, rem, bad}
@@ -221,7 +231,7 @@ if ARGV[3] == 'open' then
   st, rem = 1, left
 end
 return {1, ng, st, tonumber(ARGV[4]), rem, bad}
-`)
+`
 
 // scripts are every script, for loading them after a server lost its
 // script cache.
