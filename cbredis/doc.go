@@ -97,9 +97,11 @@
 // default "tripswitch"; the name escaped so that '{', '}', ':', '%',
 // spaces and control characters cannot break the hash tag): the record
 // (:state, a small hash), the probe lease (:lease, while an episode runs),
-// the failure reporters (:rep:G, a sorted set) and one hash per bucket
-// (:w:G:N) that expires with the window, G being the closed generation
-// the counts belong to, so a fleet-wide close starts a fresh window. Each
+// the failure reporters (:rep:G, a sorted set) and the window (:w:G, one
+// hash of four counters per bucket: buckets are deleted as they leave the
+// window, and the hash expires with its newest bucket, so one read serves
+// a whole window), G being the closed generation the counts belong to, so
+// a fleet-wide close starts a fresh window. Each
 // replica makes one round trip per interval for all the breakers it
 // shares (one EVALSHA per breaker, pipelined; per node on a Cluster), so
 // a replica sharing B breakers at interval I sends B/I commands a second.
