@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type Fleet struct {
 	wake   chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
+	start  time.Time // the origin of the members' schedules
 	ps     *redis.PubSub
 	reader sync.WaitGroup
 
@@ -70,6 +72,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Fleet, error) {
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		start:   time.Now(),
 	}
 	f.ps = client.Subscribe(context.Background())
 	msgs := f.ps.Channel()
@@ -206,15 +209,18 @@ func (f *Fleet) Health() Health {
 }
 
 // run is the syncer: the one goroutine that talks to Redis and owns every
-// member's sync state.
+// member's sync state. Each member syncs on its own interval; a round
+// takes every member that is due, and runs early for the members with a
+// transition to announce, an open time just over, or, after a pub/sub
+// message, for all.
 func (f *Fleet) run() {
 	defer close(f.done)
 	var members []*member
 	failures := 0
-	timer := time.NewTimer(f.o.interval)
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		var due time.Duration
+		all := false
 		select {
 		case <-f.stop:
 			return
@@ -222,31 +228,43 @@ func (f *Fleet) run() {
 			members = append(members, m)
 			f.subscribe(m)
 			f.round([]*member{m})
+			m.next = f.after(time.Now(), m.every)
 			close(m.warm)
-			continue // the other members keep their schedule
 		case m := <-f.leaves:
-			for i, x := range members {
-				if x == m {
-					members = append(members[:i], members[i+1:]...)
-					break
-				}
-			}
+			members = slices.DeleteFunc(members, func(x *member) bool { return x == m })
 			m.goLocal()
 			close(m.left)
-			continue
 		case ev := <-f.events:
 			f.hear(ev)
 			f.drainEvents()
 		case <-f.wake:
+			all = true
 		case <-timer.C:
 		}
-		var ok bool
-		due, ok = f.round(members)
-		if ok {
-			failures = 0
-		} else {
-			failures++
-			due = min(f.o.interval<<min(failures, 16), f.o.maxBackoff)
+		now := time.Now()
+		var due []*member
+		for _, m := range members {
+			if all || m.pending != nil || !now.Before(m.next) || m.waitsForLease() {
+				due = append(due, m)
+			}
+		}
+		if len(due) > 0 {
+			ok := f.round(due)
+			if ok {
+				failures = 0
+			} else {
+				failures++
+			}
+			for _, m := range due {
+				m.next = f.after(now, m.every)
+				if !ok {
+					m.next = now.Add(min(m.every<<min(failures, 16), max(f.o.maxBackoff, m.every)))
+				}
+			}
+		}
+		next := time.Hour
+		for _, m := range members {
+			next = min(next, time.Until(m.next), m.openTimeLeft())
 		}
 		if !timer.Stop() {
 			select {
@@ -254,8 +272,16 @@ func (f *Fleet) run() {
 			default:
 			}
 		}
-		timer.Reset(due)
+		timer.Reset(max(next, 0))
 	}
+}
+
+// after returns the first time after now on the grid of period every
+// from the Fleet's start: members with the same interval sync in the
+// same rounds, so a round trip carries them all.
+func (f *Fleet) after(now time.Time, every time.Duration) time.Time {
+	n := now.Sub(f.start) / every
+	return f.start.Add((n + 1) * every)
 }
 
 // drainEvents hears every queued event without waiting.

@@ -19,6 +19,8 @@ type member struct {
 	unsub func()
 
 	shape shape
+	every time.Duration // the interval between syncs
+	next  time.Time     // when the next sync is due
 
 	sent  cb.WindowCounts // Totals as last sent
 	epoch int64           // the closed generation own counts in; -1 for none
@@ -78,8 +80,8 @@ func shapeOf(c cb.Config) shape {
 
 func (f *Fleet) newMember(c cb.Circuit) (*member, error) {
 	s := shapeOf(c.Config())
-	if s.width > 0 && s.width > f.o.interval {
-		return nil, fmt.Errorf("%w: interval %v is shorter than a bucket (%v) of breaker %q's window: the fleet's buckets would fill faster than replicas flush them",
+	if f.o.setEvery && s.width > f.o.interval {
+		return nil, fmt.Errorf("%w: interval %v is shorter than a bucket (%v) of breaker %q's window: each sync would write the same bucket again",
 			ErrInvalidOption, f.o.interval, s.width, c.Name())
 	}
 	link := c.FleetLink()
@@ -91,6 +93,7 @@ func (f *Fleet) newMember(c cb.Circuit) (*member, error) {
 		warm:   make(chan struct{}),
 		left:   make(chan struct{}),
 		shape:  s,
+		every:  max(f.o.interval, s.width),
 		sent:   link.Totals(),
 		epoch:  -1,
 		own:    make(map[int64]cb.WindowCounts),
@@ -149,4 +152,21 @@ func (f *Fleet) hear(ev event) {
 		// an operator's hand on this replica.
 		m.linked, m.pending = false, nil
 	}
+}
+
+// waitsForLease reports whether the breaker's fleet episode has reached
+// the end of its open time and waits for the probe lease.
+func (m *member) waitsForLease() bool {
+	return m.linked && m.joined && m.link.Status().Held
+}
+
+// openTimeLeft is the time until the breaker's fleet episode reaches
+// the end of its open time, when it is open; an hour otherwise.
+func (m *member) openTimeLeft() time.Duration {
+	if m.linked && m.joined {
+		if st := m.link.Status(); st.State == cb.Open && st.Remaining > 0 {
+			return st.Remaining
+		}
+	}
+	return time.Hour
 }

@@ -39,6 +39,7 @@ type Option func(*options)
 type options struct {
 	prefix     string
 	interval   time.Duration
+	setEvery   bool // the interval was set: a breaker with wider buckets is refused
 	timeout    time.Duration
 	quorum     int
 	warmStart  time.Duration
@@ -63,20 +64,24 @@ func WithPrefix(p string) Option {
 	}
 }
 
-// WithInterval sets how often each replica syncs with Redis (default
-// 200ms). It must be at least as long as a bucket of every shared
-// breaker's time window: Share refuses a breaker with wider buckets.
+// WithInterval sets how often each replica syncs each breaker with Redis.
+// By default it is 200ms, or a bucket of the breaker's time window when
+// that is wider: the fleet's window counts by the bucket, so syncing
+// faster would write the same bucket again and add load without a finer
+// view. An interval set here must be at least a bucket of every shared
+// breaker's window: Share refuses a breaker with wider buckets.
 func WithInterval(d time.Duration) Option {
 	return func(o *options) {
 		if d <= 0 {
 			o.fail("interval %v: must be positive", d)
 		}
-		o.interval = d
+		o.interval, o.setEvery = d, true
 	}
 }
 
 // WithTimeout sets the deadline of each round trip to Redis (default:
-// the interval). A round trip that passes it counts as a failed sync.
+// the interval set, or 200ms). A round trip that passes it counts as a
+// failed sync.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d <= 0 {
@@ -111,7 +116,8 @@ func WithWarmStart(d time.Duration) Option {
 }
 
 // WithMaxBackoff bounds the wait between syncs while Redis fails (default
-// 2s): the wait doubles from the interval with each failure in a row.
+// 2s, or a breaker's interval when longer): the wait doubles from the
+// interval with each failure in a row.
 func WithMaxBackoff(d time.Duration) Option {
 	return func(o *options) {
 		if d <= 0 {

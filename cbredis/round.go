@@ -29,12 +29,8 @@ func recordOf(v []int64) (record, int64) {
 	return record{gen: v[0], open: v[1] == 1, level: int(v[2]), rem: time.Duration(v[3]) * time.Millisecond}, v[4]
 }
 
-// round runs one round over ms. It returns when the next should run and
-// whether Redis answered.
-func (f *Fleet) round(ms []*member) (time.Duration, bool) {
-	if len(ms) == 0 {
-		return f.o.interval, true
-	}
+// round runs one round over ms and reports whether Redis answered.
+func (f *Fleet) round(ms []*member) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), f.o.timeout)
 	defer cancel()
 	start := time.Now()
@@ -50,15 +46,7 @@ func (f *Fleet) round(ms []*member) (time.Duration, bool) {
 	} else {
 		f.errs.Inc()
 	}
-	due := f.o.interval
-	for _, m := range ms {
-		if m.linked && m.joined {
-			if st := m.link.Status(); st.State == cb.Open && st.Remaining > 0 {
-				due = min(due, st.Remaining)
-			}
-		}
-	}
-	return due, ok
+	return ok
 }
 
 // pipeline runs script s once per member of ms, with the arguments
