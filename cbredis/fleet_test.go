@@ -2,6 +2,7 @@ package cbredis_test
 
 import (
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,4 +158,57 @@ func TestHealthReportsSyncs(t *testing.T) {
 	assert.Zero(t, h.Malformed)
 	assert.Equal(t, 1, h.Shared)
 	assert.WithinDuration(t, time.Now(), h.LastSync, time.Second)
+}
+
+func TestAFailedFleetProbeReopensEveryReplica(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := fastConfig()
+	cfg.ConsecutiveFailures = 1
+	rs := fleetOf(t, []string{srv.Addr()}, 4, "reopen", cfg)
+	rs[0].fail(1)
+	within(t, 2*time.Second, "every replica open", func() bool { return allIn(rs, cb.Open) })
+
+	// Every replica calls a dependency that still fails. Each episode,
+	// one replica probes and its failure reopens the fleet (the others,
+	// open all along, adopt the new open time quietly). The record's
+	// generation counts the episodes: the trip made it 1, and each failed
+	// episode adds one.
+	generation := func() int {
+		g, err := srv.Do("HGET", "tripswitch:{reopen}:state", "g")
+		require.NoError(t, err)
+		n, err := strconv.Atoi(g)
+		require.NoError(t, err)
+		return n
+	}
+	var probes atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, res := r.b.Execute(func() (int, error) { return 0, errDown })
+				if res.State == cb.HalfOpen && res.Outcome != cb.Rejected {
+					probes.Add(1)
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+	within(t, 10*time.Second, "three failed episodes", func() bool { return generation() >= 4 })
+	close(done)
+	wg.Wait()
+	within(t, 2*time.Second, "every probe's failure announced", func() bool {
+		return int64(generation()-1) == probes.Load()
+	})
+	var failed uint64
+	for _, r := range rs {
+		failed += r.b.Metrics().Transitions.By(cb.ReasonProbeFailed)
+		assert.Equal(t, cb.Open, r.b.State())
+	}
+	assert.Equal(t, uint64(probes.Load()), failed, "one probe, and one failed episode, at a time")
 }
