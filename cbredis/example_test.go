@@ -28,7 +28,7 @@ func Example() {
 	receipt, err := payments.Call(func() (string, error) { return "paid", nil })
 	fmt.Println(receipt, err, payments.State())
 	for range 2 {
-		payments.Call(func() (string, error) { return "", fmt.Errorf("declined") })
+		_, _ = payments.Call(func() (string, error) { return "", fmt.Errorf("declined") })
 	}
 	fmt.Println(payments.State())
 	// Output:
