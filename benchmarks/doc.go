@@ -28,6 +28,13 @@
 // sees its breaker reject a call when it should be closed, or admit one
 // when it should be open, fails instead of reporting a number.
 //
+// # Fleet breakers
+//
+// Breakers whose state every instance of a service shares through Redis
+// are measured apart from the scenarios (fleet_bench_test.go), against a
+// real redis-server that each benchmark starts. RedisStore is the Redis
+// store of gobreaker's DistributedCircuitBreaker there.
+//
 // cmd/chart turns the output of `make bench` into the SVG chart, the
 // tables and the goal table of README.md.
 package benchmarks

@@ -331,9 +331,24 @@ func (t tsClock) Now() time.Duration { return time.Duration(t.c.now.Load()) }
 // when they start, so the 100 includes calls still running. ProbeCycle:
 // Timeout 1 ns (it takes no clock, and 0 means its 60 s default).
 func buildGobreaker(s Scenario) (*Breaker, error) {
+	b := gobreaker.NewCircuitBreaker[int](gobreakerSettings("bench", s))
+	return &Breaker{
+		Caller: func(fn Protected) Call {
+			return func() bool {
+				_, err := b.Execute(fn.Value)
+				return !is(err, gobreaker.ErrOpenState) && !is(err, gobreaker.ErrTooManyRequests)
+			}
+		},
+		Closed: func() bool { return b.State() == gobreaker.StateClosed },
+	}, nil
+}
+
+// gobreakerSettings is gobreaker's config for scenario s (see
+// buildGobreaker), which its DistributedCircuitBreaker shares.
+func gobreakerSettings(name string, s Scenario) gobreaker.Settings {
 	rate := tripRate(s)
 	st := gobreaker.Settings{
-		Name:         "bench",
+		Name:         name,
 		MaxRequests:  Probes,
 		Interval:     Window,
 		BucketPeriod: Window / WindowBuckets,
@@ -345,16 +360,7 @@ func buildGobreaker(s Scenario) (*Breaker, error) {
 	if s == ProbeCycle {
 		st.Timeout = time.Nanosecond
 	}
-	b := gobreaker.NewCircuitBreaker[int](st)
-	return &Breaker{
-		Caller: func(fn Protected) Call {
-			return func() bool {
-				_, err := b.Execute(fn.Value)
-				return !is(err, gobreaker.ErrOpenState) && !is(err, gobreaker.ErrTooManyRequests)
-			}
-		},
-		Closed: func() bool { return b.State() == gobreaker.StateClosed },
-	}, nil
+	return st
 }
 
 // failsafe-go: the circuit breaker policy, driven through its executor

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ func do(ctx context.Context, addr string, args ...string) (string, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("redistest: %s: %w", args[0], err)
+		return "", wrapErr(ctx, args[0], err)
 	}
 	defer conn.Close()
 	// A cancelled context must unblock a read from a hung server, which
@@ -67,8 +68,14 @@ func do(ctx context.Context, addr string, args ...string) (string, error) {
 // wrapErr prefers the context's error, so that a caller can test for
 // context.DeadlineExceeded instead of a net package timeout.
 func wrapErr(ctx context.Context, cmd string, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("redistest: %s: %w (%w)", cmd, ctx.Err(), err)
+	cause := ctx.Err()
+	if cause == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The connection's deadline is the context's, and its timer may
+		// fire a moment before the context's own.
+		cause = context.DeadlineExceeded
+	}
+	if cause != nil {
+		return fmt.Errorf("redistest: %s: %w (%w)", cmd, cause, err)
 	}
 	return fmt.Errorf("redistest: %s: %w", cmd, err)
 }

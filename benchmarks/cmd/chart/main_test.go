@@ -23,6 +23,7 @@ BenchmarkClosedSuccess/lib=floor-atomic/mode=par8-2       	1000	         16.0 ns
 BenchmarkClosedSuccess/lib=eapache/mode=par8-2            	1000	         20.0 ns/op	       0 B/op	       0 allocs/op
 BenchmarkOpenReject/lib=tripswitch-hot/mode=serial        	1000	          4.0 ns/op	       0 B/op	       1 allocs/op
 BenchmarkOpenReject/lib=eapache/mode=serial               	1000	          6.5 ns/op	       0 B/op	       0 allocs/op
+BenchmarkDistributedGobreaker/goroutines=8-2              	1000	     250000 ns/op	         0.1200 counted/op	         7.300 redis-cmds/op	    7000 B/op	     100 allocs/op
 PASS
 ok  	github.com/tripswitch/tripswitch/benchmarks	1.0s
 `
@@ -42,6 +43,11 @@ func TestParse(t *testing.T) {
 	if c := r.cell("ClosedSuccess", "tripswitch-hot", series{"par8", 2}); c == nil || c.MedianNs() != 5 {
 		t.Errorf("par8-2 cell %+v", c)
 	}
+	for k := range r.Cells {
+		if k.Scenario == "DistributedGobreaker" {
+			t.Errorf("a benchmark outside the comparison was read: %+v", k)
+		}
+	}
 	if low, high := r.samples(); low != 1 || high != 3 {
 		t.Errorf("samples %d %d", low, high)
 	}
@@ -50,9 +56,11 @@ func TestParse(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for _, in := range []string{
 		"",
-		"BenchmarkFoo 100 1 ns/op\n",
-		"BenchmarkA/lib=x/mode=serial 100 abc ns/op\n",
+		"BenchmarkClosedSuccess 100 1 ns/op\n",
+		"BenchmarkClosedSuccess-2 100 1 ns/op\n",
+		"BenchmarkOpenReject/lib=x/mode=serial 100 abc ns/op\n",
 		"BenchmarkA/lib=x/mode=par1-2 \t--- FAIL: BenchmarkA/lib=x/mode=par1-2\n",
+		"BenchmarkDistributedGobreaker 100 1 ns/op\n", // nothing of the comparison
 	} {
 		if _, err := parse(strings.NewReader(in)); err == nil {
 			t.Errorf("parse(%q) succeeded", in)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tripswitch/tripswitch/benchmarks"
 )
 
 // series is one way of running a scenario: its mode and GOMAXPROCS.
@@ -65,8 +67,10 @@ func (r *results) samples() (low, high int) {
 }
 
 // parse reads benchmark output in the Go benchmark format. Lines that are
-// not benchmark results or header keys are skipped; a benchmark line of
-// this comparison that cannot be read is an error.
+// not benchmark results or header keys are skipped, and so are the results
+// of benchmarks outside the comparison (see inComparison); a benchmark
+// line of this comparison that cannot be read is an error, and so is a
+// failed benchmark, of the comparison or not.
 func parse(in io.Reader) (*results, error) {
 	r := &results{Header: map[string]string{}, Cells: map[key]*cell{}}
 	sc := bufio.NewScanner(in)
@@ -88,6 +92,9 @@ func parse(in io.Reader) (*results, error) {
 		fields := strings.Fields(line)
 		if len(fields) < 4 || len(fields)%2 != 0 {
 			continue // e.g. a benchmark's name printed alone before its log output
+		}
+		if !inComparison(fields[0]) {
+			continue
 		}
 		k, err := parseName(fields[0])
 		if err != nil {
@@ -118,6 +125,29 @@ func parse(in io.Reader) (*results, error) {
 		return nil, fmt.Errorf("no benchmark results")
 	}
 	return r, nil
+}
+
+// inComparison reports whether the benchmark called name is one of the
+// comparison's, Benchmark<Scenario>... for a scenario of
+// benchmarks.Scenarios. The module's other benchmarks (the fleet
+// breakers', over Redis) run in the same `make bench` and are left to
+// benchstat: their calls cost microseconds, and no table here has their
+// columns.
+func inComparison(name string) bool {
+	top := strings.TrimPrefix(name, "Benchmark")
+	if i := strings.IndexByte(top, '/'); i >= 0 {
+		top = top[:i]
+	} else if i := strings.LastIndexByte(top, '-'); i > 0 {
+		if _, err := strconv.Atoi(top[i+1:]); err == nil {
+			top = top[:i]
+		}
+	}
+	for _, s := range benchmarks.Scenarios {
+		if s.String() == top {
+			return true
+		}
+	}
+	return false
 }
 
 // parseName splits a benchmark name of this comparison into its key.
