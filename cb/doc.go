@@ -242,4 +242,23 @@
 //   - A panic in it is recovered and counts as false for that evaluation:
 //     the built-in rules still guard the dependency, and a bug in a rule
 //     must neither fail the caller's call nor open the breaker.
+//   - With a fleet's window (see below) under its quorum, TripCounts
+//     holds the local window and the fleet's together, and the rule is
+//     also asked when a sharer hands a fresh fleet window over.
+//
+// # Sharing across replicas
+//
+// FleetLink is the seam through which a sharer (the cbredis module, on
+// Redis) keeps one breaker in step across the replicas of a service. The
+// breaker still decides every call alone, lock-free and without I/O: the
+// sharer hands it the rest of the fleet's window, which the rate rules
+// judge with the local one when enough replicas reported failures (a
+// quorum); it hears the breaker's transitions and writes the shared ones
+// to its store; it adopts the others' (AdoptOpen with the open time they
+// have left, AdoptClosed); and it can hold an open breaker from probing
+// until the fleet grants it the probe lease (HoldProbes, GrantProbes).
+// The closed path reads none of it: a shared breaker's call costs what a
+// local one's does. Listeners hear the fleet's part with
+// ReasonFleetFailureRate, ReasonFleetSlowCallRate, ReasonFleetOpened and
+// ReasonFleetClosed.
 package cb
