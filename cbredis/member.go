@@ -146,10 +146,13 @@ func (f *Fleet) hear(ev event) {
 		if m.linked && m.joined {
 			m.pending = &announcement{open: false, localGen: tr.Generation}
 		}
-	case cb.ReasonFailureRate, cb.ReasonSlowCallRate,
-		cb.ReasonForcedOpen, cb.ReasonForcedClosed, cb.ReasonForcedHalfOpen, cb.ReasonReset:
-		// A local episode: one replica's own window without a quorum, or
-		// an operator's hand on this replica.
+	case cb.ReasonFailureRate, cb.ReasonSlowCallRate:
+		// A local episode, on one replica's own window without a quorum:
+		// it probes on its own when its open time is over.
+		m.linked, m.pending = false, nil
+		m.link.GrantProbes(tr.Generation)
+	case cb.ReasonForcedOpen, cb.ReasonForcedClosed, cb.ReasonForcedHalfOpen, cb.ReasonReset:
+		// An operator's hand on this replica alone.
 		m.linked, m.pending = false, nil
 	}
 }
