@@ -515,26 +515,14 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 // slow-call rate has reached its threshold with at least MinimumCalls
 // calls, or else the TripRule says so. The window is the local one, with
 // the fleet's added when a sharer gave one for this generation and its
-// quorum holds: Replicas, and this replica when its window holds a
-// failure or a slow call, reach Quorum. A rate trip on the fleet's counts
-// gives the fleet's reason. (The harness keeps the fleet's counts far
-// from overflowing.)
+// quorum holds (see joined); a rate trip on the fleet's counts gives the
+// fleet's reason.
 func (m *Model) judge(now time.Duration) {
 	c := m.counts(now)
 	fleet := false
-	if f := m.fleet; f != nil && f.gen == m.gen {
-		reporters := f.replicas
-		if c.Failures > 0 || c.SlowCalls > 0 {
-			reporters++
-		}
-		if reporters >= f.quorum {
-			fleet = true
-			o := f.counts
-			c.Calls += o.Successes + o.Failures + o.SlowSuccesses + o.SlowFailures
-			c.Failures += o.Failures + o.SlowFailures
-			c.SlowCalls += o.SlowSuccesses + o.SlowFailures
-			c.SlowFailures += o.SlowFailures
-		}
+	if f := m.fleet; f != nil && f.gen == m.gen && f.met(c.Failures > 0 || c.SlowCalls > 0) {
+		fleet = true
+		c = joined(c, f.counts)
 	}
 	calls := c.Calls
 	switch {
@@ -550,6 +538,49 @@ func (m *Model) judge(now time.Duration) {
 	if m.s.tripRule != nil && askTripRule(m.s.tripRule, c) {
 		m.moveTo(cb.Open, false, now, cb.ReasonTripRule)
 	}
+}
+
+// met reports whether the fleet's quorum holds: Replicas, and this
+// replica when local says its window holds a failure or a slow call,
+// reach Quorum (counted exactly, whatever the ints).
+func (f *fleetWindow) met(local bool) bool {
+	return f.replicas >= f.quorum || local && f.replicas >= f.quorum-1 // quorum > replicas: quorum-1 does not wrap
+}
+
+// joined is the local window c with the fleet's counts o added, kind by
+// kind and saturating; when the calls then add up past the largest
+// uint64, every kind is halved until they do not.
+func joined(c cb.TripCounts, o cb.WindowCounts) cb.TripCounts {
+	// The local window by kind: fast successes, fast failures, slow
+	// successes, slow failures.
+	sf := c.SlowFailures
+	k := [4]uint64{c.Calls - c.Failures - c.SlowCalls + sf, c.Failures - sf, c.SlowCalls - sf, sf}
+	for i, n := range [4]uint64{o.Successes, o.Failures, o.SlowSuccesses, o.SlowFailures} {
+		if k[i] > math.MaxUint64-n {
+			k[i] = math.MaxUint64
+		} else {
+			k[i] += n
+		}
+	}
+	for !fitsUint64(k) {
+		for i := range k {
+			k[i] /= 2
+		}
+	}
+	return cb.TripCounts{Calls: k[0] + k[1] + k[2] + k[3], Failures: k[1] + k[3], SlowCalls: k[2] + k[3], SlowFailures: k[3]}
+}
+
+// fitsUint64 reports whether the numbers of k add up to at most the
+// largest uint64.
+func fitsUint64(k [4]uint64) bool {
+	left := uint64(math.MaxUint64)
+	for _, n := range k {
+		if n > left {
+			return false
+		}
+		left -= n
+	}
+	return true
 }
 
 func pickReason(fleet bool, withFleet, local cb.Reason) cb.Reason {
