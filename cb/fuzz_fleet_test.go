@@ -21,7 +21,11 @@ package cb_test
 //	Status      a level for OpenFor
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -67,22 +71,39 @@ func fleetGen(b byte) (g fleetGenChoice, nilWindow bool) {
 	return g, b&0x18 == 0x18
 }
 
-// fleetCount decodes a count: mostly small, so that the fleet's counts
-// weigh like a few replicas' windows, sometimes thousands, and at 0xff
-// 2^60, large enough to test the float rates, small enough that no sum of
-// counts overflows.
+// fleetCount decodes a count: mostly small (below 0xe0: 0 to 31), so that
+// the fleet's counts weigh like a few replicas' windows; up to 0xf7,
+// thousands; from 0xf8, one of fleetHugeCounts, which a store with a bad
+// value may hand over, and whose sums overflow.
 func fleetCount(b byte) uint64 {
 	switch {
-	case b == 0xff:
-		return 1 << 60
+	case b >= 0xf8:
+		return fleetHugeCounts[b-0xf8]
 	case b >= 0xe0:
 		return uint64(b-0xdf) * 1000
 	}
 	return uint64(b & 0x1f)
 }
 
-// fleetInt decodes replicas or a quorum: 0 to 15, negative with bit 7.
+var fleetHugeCounts = [...]uint64{
+	1 << 60, 1 << 62, 1 << 63, 3 << 62,
+	math.MaxUint64 - 10, math.MaxUint64 - 4, math.MaxUint64 - 1, math.MaxUint64,
+}
+
+// fleetInt decodes replicas or a quorum: 0 to 15, negative with bit 7;
+// and the extremes: 0x7f the largest int, 0x7e one less, 0xff the
+// smallest, 0xfe one more.
 func fleetInt(b byte) int {
+	switch b {
+	case 0x7f:
+		return math.MaxInt
+	case 0x7e:
+		return math.MaxInt - 1
+	case 0xff:
+		return math.MinInt
+	case 0xfe:
+		return math.MinInt + 1
+	}
 	n := int(b & 0x0f)
 	if b&0x80 != 0 {
 		return -n
@@ -273,8 +294,13 @@ const (
 // Level bytes (see fleetLevel).
 const (
 	lvl63, lvl64, lvlMaxInt, lvlNeg1, lvlMinInt byte = 0x7f, 0x80, 0xbf, 0xc0, 0xff
-	count1000, countHuge                        byte = 0xe0, 0xff
-	negative                                    byte = 0x80 // of a replicas or quorum byte
+)
+
+// Count bytes (see fleetCount) and replicas or quorum bytes (see
+// fleetInt).
+const (
+	count1000, count2e60, countMaxLess10, countMax byte = 0xe0, 0xf8, 0xfc, 0xff
+	negative, intMax, intMin                       byte = 0x80, 0x7f, 0xff
 )
 
 // window is a fleet window's bytes: four counts (see fleetCount), replicas
@@ -303,110 +329,140 @@ func (s seed) adoptOpen(d, sign, lvl byte, raw ...byte) seed {
 	return append(append(append(s, opAdoptOpen, d), raw...), sign, lvl)
 }
 
-// fleetSeeds cover each rule of cb.FleetLink at least once.
-func fleetSeeds() [][]byte {
+// TestFleetSeedsAreInTheCorpus checks that each of fleetSeeds is in
+// FuzzBreaker's corpus, under its name, as defined.
+func TestFleetSeedsAreInTheCorpus(t *testing.T) {
+	for _, s := range fleetSeeds() {
+		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", []byte(s.data))
+		got, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzBreaker", s.name))
+		if err != nil || string(got) != want {
+			t.Errorf("testdata/fuzz/FuzzBreaker/%s must read:\n%s", s.name, want)
+		}
+	}
+}
+
+// namedSeed is a seed kept in the corpus under its name.
+type namedSeed struct {
+	name string
+	data seed
+}
+
+// fleetSeeds cover each rule of cb.FleetLink at least once. They are
+// FuzzBreaker's seeds as files of its corpus (testdata/fuzz/FuzzBreaker),
+// named after the rule they cover; TestFleetSeedsAreInTheCorpus keeps the
+// files and these definitions the same.
+func fleetSeeds() []namedSeed {
 	rates := seedConfig{minCalls: min5, failRate: rateHalf, consecutive: consecOff}
 	fast := seedConfig{consecutive: consec1, open: open1ms, success: succ1, halfOpen: half10s}
 	lazyFast := fast
 	lazyFast.flags = flagLazy
 	backoff := seedConfig{consecutive: consec1, open: open1ms, maxOpen: capTen, success: succ2, halfOpen: half7ms}
-	return [][]byte{
+	return []namedSeed{
 		// The fleet's window is judged at once with the local one when
 		// the quorum holds (this replica's failure makes the second
 		// reporter): 3 failures of 5 calls trip, with the fleet's reason.
-		newSeed(rates).exec(kFail, dZero).setWindow(window{2, 2, 0, 0, 1, 2}, genNow).metrics().statusNow(),
+		{"fleet-window-judged-at-once-under-quorum", newSeed(rates).exec(kFail, dZero).setWindow(window{2, 2, 0, 0, 1, 2}, genNow).metrics().statusNow()},
 		// Without the quorum the local window is judged alone; a fast
 		// success judges nothing; the next local failure makes the
 		// quorum and the joined window trips.
-		newSeed(rates).exec(kOK, dZero).setWindow(window{0, 9, 0, 0, 1, 2}, genNow).metrics().
-			exec(kOK, dZero).metrics().exec(kFail, dZero).metrics(),
+		{"fleet-window-without-quorum-then-local-failure", newSeed(rates).exec(kOK, dZero).setWindow(window{0, 9, 0, 0, 1, 2}, genNow).metrics().
+			exec(kOK, dZero).metrics().exec(kFail, dZero).metrics()},
 		// A quorum of at most 1 always holds, negative replicas too; a
 		// window below MinimumCalls with the local one trips nothing
 		// until failures fill it.
-		newSeed(rates).setWindow(window{1, 1, 0, 0, negative | 3, 0}, genNow).metrics().
-			setWindow(window{1, 1, 0, 0, 0, negative | 2}, genNow).times(2, fail).metrics().exec(kFail, dZero).metrics(),
+		{"fleet-quorum-of-at-most-one", newSeed(rates).setWindow(window{1, 1, 0, 0, negative | 3, 0}, genNow).metrics().
+			setWindow(window{1, 1, 0, 0, 0, negative | 2}, genNow).times(2, fail).metrics().exec(kFail, dZero).metrics()},
 		// Refused: a window for an older, a newer, a wrapped or a
 		// remembered generation, and any window while open; a close
 		// removes an accepted one, and so does a nil window (each
 		// window would trip with the next failures).
-		newSeed(rates).statusNow().exec(kOK, dZero).setWindow(window{0, 4, 0, 0, 3, 2}, genBefore).
+		{"fleet-window-refused-for-other-generations-and-removed", newSeed(rates).statusNow().exec(kOK, dZero).setWindow(window{0, 4, 0, 0, 3, 2}, genBefore).
 			setWindow(window{0, 4, 0, 0, 3, 2}, genAfter).setWindow(window{0, 4, 0, 0, 3, 2}, genWrapped).
 			force(fReset).setWindow(window{0, 4, 0, 0, 3, 2}, genSeen).exec(kFail, dZero).metrics().
 			setWindow(window{2, 0, 0, 0, 0, 0}, genNow).force(fOpen).setWindow(window{0, 9, 0, 0, 3, 0}, genNow).
 			force(fClosed).times(3, fail).metrics().
 			force(fReset).times(2, fail).setWindow(window{2, 0, 0, 0, 0, 0}, genNow).setWindow(window{}, genNil).
-			exec(kFail, dZero).metrics(),
+			exec(kFail, dZero).metrics()},
 		// The fleet's slow calls trip on the slow-call rate, with the
 		// fleet's reason; large counts weigh in the rates.
-		newSeed(seedConfig{minCalls: min2, failRate: rateOff, consecutive: consecOff, slowDur: slow1ms, slowRate: slowRate20}).
-			exec(kOK, dSlow).setWindow(window{3, 0, 1, 0, 1, 2}, genNow).metrics(),
-		newSeed(rates).exec(kFail, dZero).setWindow(window{countHuge, countHuge, 0, 0, 1, 0}, genNow).metrics().
-			force(fReset).exec(kFail, dZero).setWindow(window{countHuge, count1000, 0, countHuge, 1, 0}, genNow).metrics(),
+		{"fleet-slow-call-rate", newSeed(seedConfig{minCalls: min2, failRate: rateOff, consecutive: consecOff, slowDur: slow1ms, slowRate: slowRate20}).
+			exec(kOK, dSlow).setWindow(window{3, 0, 1, 0, 1, 2}, genNow).metrics()},
+		{"fleet-large-counts-in-rates", newSeed(rates).exec(kFail, dZero).setWindow(window{count2e60, count2e60, 0, 0, 1, 0}, genNow).metrics().
+			force(fReset).exec(kFail, dZero).setWindow(window{count2e60, count1000, 0, count2e60, 1, 0}, genNow).metrics()},
+		// Counts too large to add up (a bad value in a store) keep the
+		// rates they give: 20 failures among 2^64 calls trip nothing,
+		// nearly all failures trip; the largest number of replicas and
+		// this one meet the largest quorum.
+		{"fleet-counts-too-large-to-add-up", newSeed(rates).exec(kOK, dZero).setWindow(window{countMaxLess10, 20, 0, 0, 0, 0}, genNow).metrics().
+			setWindow(window{1, countMax, 0, 0, 0, 0}, genNow).metrics().force(fReset).
+			setWindow(window{countMax, countMax, countMax, countMax, 0, negative | 1}, genNow).metrics().force(fReset).
+			exec(kFail, dZero).setWindow(window{0, 9, 0, 0, intMax, intMax}, genNow).metrics().force(fReset).
+			setWindow(window{0, 9, 0, 0, intMin, intMin}, genNow).metrics()},
 		// The TripRule is asked of the joined window, at once and after a
 		// failure; and SetWindow judges the local window alone, at once,
 		// when the quorum does not hold.
-		newSeed(seedConfig{consecutive: consecOff, failRate: rateOff, flags: rule(2)}).
-			exec(kFail, dZero).setWindow(window{2, 1, 0, 0, 1, 2}, genNow).metrics(),
-		newSeed(seedConfig{window: winCalls10, minCalls: min5, consecutive: consecOff, failRate: rateThreeQuarters}).
+		{"fleet-trip-rule-on-joined-window", newSeed(seedConfig{consecutive: consecOff, failRate: rateOff, flags: rule(2)}).
+			exec(kFail, dZero).setWindow(window{2, 1, 0, 0, 1, 2}, genNow).metrics()},
+		{"fleet-window-judges-local-alone-at-once", newSeed(seedConfig{window: winCalls10, minCalls: min5, consecutive: consecOff, failRate: rateThreeQuarters}).
 			times(3, fail).times(2, ok).metrics().reconfigure(seedConfig{window: winCalls10, minCalls: min5, consecutive: consecOff, failRate: rateHalf}).
-			setWindow(window{0, 0, 0, 0, 0, 9}, genNow).metrics(),
+			setWindow(window{0, 0, 0, 0, 0, 9}, genNow).metrics()},
 		// Held: an open breaker past its open time stays open (RetryAfter
 		// 0, Status.Held) until its generation is granted; a grant of
 		// another generation does nothing; the granted one probes and
 		// closes; the next open generation is held again until the hold
 		// is off.
-		newSeed(fast).hold(true).exec(kFail, dZero).statusNow().advance(dOpen).exec(kOK, dZero).allow().statusNow().
+		{"fleet-hold-until-granted", newSeed(fast).hold(true).exec(kFail, dZero).statusNow().advance(dOpen).exec(kOK, dZero).allow().statusNow().
 			grant(genAfter).grant(genBefore).exec(kOK, dZero).grant(genNow).exec(kOK, dZero).metrics().
-			exec(kFail, dZero).advance(dOpen).statusNow().exec(kOK, dZero).hold(false).exec(kOK, dZero).metrics(),
+			exec(kFail, dZero).advance(dOpen).statusNow().exec(kOK, dZero).hold(false).exec(kOK, dZero).metrics()},
 		// Lazy: the half-open state a late grant (of the generation read
 		// before, without a look) lets in is dated at the open time's
 		// end; a grant, and an adoption, act on the state as last made,
 		// as a Force does: an Open whose time is over but that nobody
 		// looked at is still open to them.
-		newSeed(lazyFast).hold(true).exec(kFail, dZero).statusNow().advance(dOpen).advance(dWindow).state().
+		{"fleet-grant-and-adoption-act-on-state-as-last-made", newSeed(lazyFast).hold(true).exec(kFail, dZero).statusNow().advance(dOpen).advance(dWindow).state().
 			grant(genSeen).advance(dBucket).metrics().statusNow().exec(kFail, dZero).statusNow().hold(false).
 			advance(dOpen).grant(genSeen).state().exec(kOK, dZero).exec(kFail, dZero).advance(dOpen).
-			adoptOpen(dOpen, remAsIs, 0).metrics(),
+			adoptOpen(dOpen, remAsIs, 0).metrics()},
 		// A granted episode that times out reopens with the backoff step,
 		// held again past its open time (a grant of the generation after
 		// it does nothing for it); a grant of the next generation, made
 		// while closed, lets its open time end unheld.
-		newSeed(backoff).hold(true).exec(kFail, dZero).grant(genNow).advance(dOpen).allow().statusNow().
+		{"fleet-granted-episode-times-out-held-again", newSeed(backoff).hold(true).exec(kFail, dZero).grant(genNow).advance(dOpen).allow().statusNow().
 			advance(dHalfOpen).statusNow().grant(genAfter).advance(dMaxOpen).exec(kOK, dZero).statusNow().
 			grant(genNow).exec(kOK, dZero).exec(kOK, dZero).metrics().
-			grant(genAfter).exec(kFail, dZero).advance(dOpen).exec(kOK, dZero).metrics(),
+			grant(genAfter).exec(kFail, dZero).advance(dOpen).exec(kOK, dZero).metrics()},
 		// AdoptOpen: from closed an event, the fleet's time left and
 		// level (past the levels there are, clamped; negative, 0); open
 		// already, quiet; no time left, half-open at once; forever,
 		// never; a failed probe backs off from the adopted level.
-		newSeed(backoff).times(2, ok).adoptOpen(dOpen, remAsIs, 3).status(3).exec(kOK, dZero).metrics().
+		{"fleet-adopt-open-times-and-levels", newSeed(backoff).times(2, ok).adoptOpen(dOpen, remAsIs, 3).status(3).exec(kOK, dZero).metrics().
 			adoptOpen(dMaxOpen, remAsIs, lvl64).status(lvl63).adoptOpen(dHalfOpen, remNeg, 3).metrics().
 			exec(kOK, dZero).exec(kFail, dZero).statusNow().advance(dMaxOpen).adoptOpen(dZero, remForever, lvlMaxInt).
 			advance(dPastWindow).metrics().adoptOpen(dOpen, remMin, lvlMinInt).state().status(lvlMinInt).
-			adoptOpen(dOpen, remAsIs, lvlNeg1).statusNow(),
+			adoptOpen(dOpen, remAsIs, lvlNeg1).statusNow()},
 		// AdoptOpen from half-open with probes out: they come back stale;
 		// forced open refuses both adoptions.
-		newSeed(backoff).exec(kFail, dZero).advance(dOpen).allow().allow().adoptOpen(dOpen, remAsIs, 1).
+		{"fleet-adopt-open-from-half-open-and-forced", newSeed(backoff).exec(kFail, dZero).advance(dOpen).allow().allow().adoptOpen(dOpen, remAsIs, 1).
 			done(0, kOK).done(0, kFail).metrics().force(fOpen).adoptOpen(dZero, remAsIs, 0).adoptClosed().
-			statusNow().force(fHalfOpen).adoptOpen(dZero, remAsIs, 0).metrics(),
+			statusNow().force(fHalfOpen).adoptOpen(dZero, remAsIs, 0).metrics()},
 		// AdoptClosed: refused when closed; from open and from half-open
 		// (a probe's success in flight counted as none) it empties the
 		// window and the streaks and ends the backoff; probes out are
 		// stale.
-		newSeed(backoff).adoptClosed().exec(kOK, dZero).exec(kFail, dZero).adoptClosed().metrics().
+		{"fleet-adopt-closed", newSeed(backoff).adoptClosed().exec(kOK, dZero).exec(kFail, dZero).adoptClosed().metrics().
 			exec(kFail, dZero).advance(dOpen).exec(kOK, dZero).allow().adoptClosed().done(0, kOK).metrics().
-			statusNow().exec(kFail, dZero).advance(dOpen).exec(kFail, dZero).statusNow().adoptClosed().metrics(),
+			statusNow().exec(kFail, dZero).advance(dOpen).exec(kFail, dZero).statusNow().adoptClosed().metrics()},
 		// In a close's gap: a call, an adoption, a sharer's reads.
-		newSeed(seedConfig{consecutive: consec2, minCalls: min2, open: open1ms, success: succ1}).
+		{"fleet-ops-in-closing-gap", newSeed(seedConfig{consecutive: consec2, minCalls: min2, open: open1ms, success: succ1}).
 			times(2, fail).gap(seed{}.adoptOpen(dOpen, remAsIs, 2)).adoptClosed().metrics().
 			advance(dOpen).gap(seed{opExecute, kFail, dZero, 0}).adoptClosed().metrics().
 			force(fOpen).gap(seed{}.statusNow()).force(fClosed).gap(seed{}.adoptClosed()).force(fReset).
-			times(2, fail).gap(seed{}.setWindow(window{0, 9, 0, 0, 1, 0}, genNow)).adoptClosed().metrics(),
+			times(2, fail).gap(seed{}.setWindow(window{0, 9, 0, 0, 1, 0}, genNow)).adoptClosed().metrics()},
 		// Totals: the closed state's counted outcomes by kind, for life;
 		// probes, rejections, ignored and stale calls are not in them.
-		newSeed(seedConfig{consecutive: consec2, slowDur: slow1ms, open: open1ms, success: succ1}).
+		{"fleet-totals", newSeed(seedConfig{consecutive: consec2, slowDur: slow1ms, open: open1ms, success: succ1}).
 			exec(kOK, dZero).exec(kOK, dSlow).exec(kFail, dSlow).exec(kCancel, dZero).allow().exec(kFail, dZero).
 			done(0, kOK).exec(kOK, dZero).statusNow().advance(dOpen).exec(kOK, dZero).statusNow().
-			adoptOpen(dOpen, remAsIs, 0).exec(kOK, dZero).statusNow(),
+			adoptOpen(dOpen, remAsIs, 0).exec(kOK, dZero).statusNow()},
 	}
 }

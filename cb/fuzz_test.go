@@ -725,7 +725,7 @@ func (s *modelSubject) force(which int) {
 // config and a sequence of operations, applied to the breaker and to the
 // reference model, which must agree after every step.
 func FuzzBreaker(f *testing.F) {
-	for _, s := range slices.Concat(fuzzSeeds(), reconfigureSeeds(), fleetSeeds()) {
+	for _, s := range slices.Concat(fuzzSeeds(), reconfigureSeeds()) { // and the corpus, fleetSeeds among it
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
