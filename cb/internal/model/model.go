@@ -363,10 +363,10 @@ func (m *Model) backoff() {
 const maxLevel = 63
 
 // observe makes the transitions that time alone causes, as of now: an
-// Open whose time is over is HalfOpen (unless the fleet holds its probes),
-// and a half-open episode whose
-// probe has been out HalfOpenTimeout fails and reopens with the backoff
-// step. Each is dated at its deadline.
+// Open whose time is over is HalfOpen (unless the fleet holds its
+// probes), and a half-open episode whose probe has been out
+// HalfOpenTimeout fails and reopens with the backoff step. Each is dated
+// at its deadline.
 func (m *Model) observe(now time.Duration) {
 	for !m.forced {
 		switch {
@@ -583,6 +583,7 @@ func fitsUint64(k [4]uint64) bool {
 	return true
 }
 
+// pickReason is withFleet when the fleet's counts were judged, else local.
 func pickReason(fleet bool, withFleet, local cb.Reason) cb.Reason {
 	if fleet {
 		return withFleet
