@@ -1,6 +1,8 @@
 package cb
 
 import (
+	"math"
+	"math/bits"
 	"time"
 
 	"github.com/tripswitch/tripswitch/cb/internal/ring"
@@ -68,7 +70,11 @@ func countsOf(r *ring.Counts) WindowCounts {
 // breaker's window, as a sharer last read it from its store.
 type FleetWindow struct {
 	// Counts holds the other replicas' outcomes: never this replica's
-	// own, which its local window already holds.
+	// own, which its local window already holds. They are added to the
+	// local counts kind by kind, saturating (see WindowCounts.Add); when
+	// the calls then add up past the largest uint64 (counts no fleet
+	// makes, but a bad value in a store may), every kind is halved until
+	// they do not, so the rates judged are still those the counts give.
 	Counts WindowCounts
 	// Replicas is how many other replicas reported a failure or a slow
 	// call in the span.
@@ -82,10 +88,11 @@ type FleetWindow struct {
 	gen uint64 // the closed generation the window was given to
 }
 
-// met reports whether the quorum holds, given the local window c.
+// met reports whether the quorum holds, given the local window c. The
+// count of reporters stops at the largest int, which meets any quorum.
 func (f *FleetWindow) met(c *ring.Counts) bool {
 	n := f.Replicas
-	if c.Failures()+c.Slow() > 0 {
+	if c.Failures()+c.Slow() > 0 && n < math.MaxInt {
 		n++
 	}
 	return n >= f.Quorum
@@ -299,6 +306,21 @@ func (b *core) judgeWithFleet(w word, c *ring.Counts) (judged *ring.Counts, flee
 	if f == nil || f.gen != w.gen() || !f.met(c) {
 		return c, false
 	}
-	sum := countsOf(c).Add(f.Counts).ring()
+	sum := countsOf(c).Add(f.Counts).fit().ring()
 	return &sum, true
+}
+
+// fit returns c with every kind halved, as often as it takes (twice at
+// most), for its calls to add up within a uint64: the rates and the
+// TripCounts judged on it are sums of its kinds, which must not wrap.
+func (c WindowCounts) fit() WindowCounts {
+	for {
+		s, c1 := bits.Add64(c.Successes, c.Failures, 0)
+		s, c2 := bits.Add64(s, c.SlowSuccesses, 0)
+		_, c3 := bits.Add64(s, c.SlowFailures, 0)
+		if c1|c2|c3 == 0 {
+			return c
+		}
+		c = WindowCounts{c.Successes / 2, c.Failures / 2, c.SlowSuccesses / 2, c.SlowFailures / 2}
+	}
 }

@@ -5,6 +5,7 @@ package cb_test
 // adopted from other replicas.
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -346,4 +347,48 @@ func TestConcurrentHeldBreakerProbesOnlyWhenGranted(t *testing.T) {
 	calls(500)
 	assert.Equal(t, int64(3), probes.Load())
 	assert.Equal(t, cb.Closed, b.State())
+}
+
+// A sharer's counts come from a store, where a bad value can be as large
+// as a uint64 goes: the joined window must still give the rates its counts
+// say, and the replicas the quorum they say, rather than wrap around.
+func TestFleetWindowTooLargeToAddUpKeepsItsRatesAndQuorum(t *testing.T) {
+	const huge = math.MaxUint64
+	for _, tc := range []struct {
+		name    string
+		local   func() (int, error)
+		fleet   cb.FleetWindow
+		want    cb.State
+		wantWhy cb.Reason
+	}{
+		{
+			name:  "almost all successes: 20 failures in 2^64 calls do not trip",
+			local: fnOK, fleet: cb.FleetWindow{Counts: cb.WindowCounts{Successes: huge - 10, Failures: 20}},
+			want: cb.Closed,
+		},
+		{
+			name:  "almost all failures trip",
+			local: fnOK, fleet: cb.FleetWindow{Counts: cb.WindowCounts{Successes: 1, Failures: huge}},
+			want: cb.Open, wantWhy: cb.ReasonFleetFailureRate,
+		},
+		{
+			name:  "every kind at its largest: half failures trip",
+			local: fnOK, fleet: cb.FleetWindow{Counts: cb.WindowCounts{Successes: huge, Failures: huge, SlowSuccesses: huge, SlowFailures: huge}},
+			want: cb.Open, wantWhy: cb.ReasonFleetFailureRate,
+		},
+		{
+			name:  "the largest number of replicas and this one make the largest quorum",
+			local: fnFail, fleet: cb.FleetWindow{Counts: cb.WindowCounts{Failures: 9}, Replicas: math.MaxInt, Quorum: math.MaxInt},
+			want: cb.Open, wantWhy: cb.ReasonFleetFailureRate,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _, events := fleetBreaker(t)
+			l := b.FleetLink()
+			b.Execute(tc.local)
+			require.True(t, l.SetWindow(l.Status().Generation, &tc.fleet))
+			assert.Equal(t, tc.want, b.State())
+			assert.Equal(t, tc.wantWhy, lastReason(events))
+		})
+	}
 }

@@ -6,7 +6,9 @@ package cb_test
 // CallResult and Allow answer, State and the whole Metrics after each step
 // (or, in lazy mode, only where the input asks, so that time-driven
 // transitions are also made by Done and Allow rather than always by the
-// harness' own reads), each OnStateChange event, and the clocks.
+// harness' own reads), each OnStateChange event, and the clocks; and,
+// through the fleet seam (fuzz_fleet_test.go), every answer of a
+// FleetLink and its Status and Totals after each step.
 //
 // Input layout (a short input reads as zeros once exhausted):
 //
@@ -17,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -268,10 +271,20 @@ const (
 	opGap                   // arm the next close's gap: the nested op runs inside it
 	opReconfigure           // Reconfigure: twelve config bytes, as the input's first
 	opShadow                // Reconfigure with the config in force, Shadow switched
+	// The fleet seam (fuzz_fleet_test.go).
+	opSetWindow   // FleetLink.SetWindow: four counts, replicas, quorum, generation
+	opHold        // FleetLink.HoldProbes: on (bit 0)
+	opGrant       // FleetLink.GrantProbes: generation
+	opAdoptOpen   // FleetLink.AdoptOpen: a clock move, its sign, level
+	opAdoptClosed // FleetLink.AdoptClosed
+	opStatus      // compare FleetLink.Status, Totals and OpenFor: level
 	numOps
 )
 
-var opNames = [...]string{"Execute", "ExecuteContext", "Refused", "Allow", "Done", "Advance", "Force", "State", "Metrics", "Gap", "Reconfigure", "Shadow"}
+var opNames = [...]string{
+	"Execute", "ExecuteContext", "Refused", "Allow", "Done", "Advance", "Force", "State", "Metrics", "Gap", "Reconfigure", "Shadow",
+	"SetWindow", "Hold", "Grant", "AdoptOpen", "AdoptClosed", "Status",
+}
 
 const (
 	maxFuzzSteps   = 300 // ops per input, so every input runs fast
@@ -289,6 +302,7 @@ type fuzzOp struct {
 	viaCall bool          // an Execute made through Call
 	nested  *fuzzOp       // run inside fn before it returns
 	cfg     *fuzzConfig   // the config a Reconfigure gives
+	fleet   *fleetOp      // the arguments of a fleet op
 }
 
 func (o *fuzzOp) String() string {
@@ -304,6 +318,9 @@ func (o *fuzzOp) String() string {
 	}
 	if o.cfg != nil {
 		s += fmt.Sprintf(" config=%+v classify=%d", o.cfg.cfg, o.cfg.classify)
+	}
+	if o.fleet != nil {
+		s += fmt.Sprintf(" fleet=%+v", *o.fleet)
 	}
 	return s + ")"
 }
@@ -334,6 +351,8 @@ func (c *fuzzConfig) decodeOp(r *fuzzReader, depth int) *fuzzOp {
 		}
 	case opReconfigure:
 		c.decodeReconfigure(r, o)
+	default:
+		c.decodeFleetOp(r, o)
 	}
 	return o
 }
@@ -415,6 +434,7 @@ type subject interface {
 	state() cb.State
 	metrics() cb.Metrics
 	events() []cb.Transition
+	fleetSubject
 }
 
 // run applies o to s, appending what it observed to trace.
@@ -465,6 +485,8 @@ func run(s subject, c *fuzzConfig, o *fuzzOp, trace *[]any) {
 		s.reconfigure(o.cfg)
 	case opShadow:
 		s.reconfigure(nil)
+	default:
+		runFleet(s, o, trace)
 	}
 }
 
@@ -479,6 +501,7 @@ type breakerSubject struct {
 	gapped bool // a gap op has run: events may come out of generation order
 	mode   int  // the classification mode the breaker was made with
 	live   *[]any
+	fleetMemo
 }
 
 func newBreakerSubject(t *testing.T, c *fuzzConfig) *breakerSubject {
@@ -618,6 +641,7 @@ type modelSubject struct {
 	made  int       // the classification mode the model was made with
 	mode  int       // the classification mode in force
 	cfg   cb.Config // the config in force
+	fleetMemo
 }
 
 func newModelSubject(t *testing.T, c *fuzzConfig) *modelSubject {
@@ -701,7 +725,7 @@ func (s *modelSubject) force(which int) {
 // config and a sequence of operations, applied to the breaker and to the
 // reference model, which must agree after every step.
 func FuzzBreaker(f *testing.F) {
-	for _, s := range append(fuzzSeeds(), reconfigureSeeds()...) {
+	for _, s := range slices.Concat(fuzzSeeds(), reconfigureSeeds()) { // and the corpus, fleetSeeds among it
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -728,8 +752,8 @@ func FuzzBreaker(f *testing.F) {
 			run(br, &c, o, &bt)
 			run(mo, &c, o, &mt)
 			if !c.lazy {
-				bt = append(bt, br.state(), br.metrics())
-				mt = append(mt, mo.state(), mo.metrics())
+				bt = append(bt, br.state(), br.metrics(), br.status(), br.totals())
+				mt = append(mt, mo.state(), mo.metrics(), mo.status(), mo.totals())
 			}
 			check("trace", mt, bt)
 			check("events", mo.events(), br.events())

@@ -15,7 +15,15 @@
 // The model must be a function of the same inputs as the breaker, so it
 // also mirrors which operations look at the clock's effect on the state
 // (the transitions that time alone causes): Begin (Execute, Allow), State,
-// Metrics, Reconfigure and the end of a probe do; Force*, Reset, Refuse
-// and the end of a call admitted while closed do not. Like the breaker, it
-// judges a call by the policy in force when the call ends.
+// Metrics, Status, Reconfigure and the end of a probe do; Force*, Reset,
+// Refuse, the end of a call admitted while closed, and the sharer's
+// SetWindow, HoldProbes, GrantProbes, AdoptOpen and AdoptClosed do not
+// (so an Open whose time is over but that nobody looked at is still Open
+// to them). Like the breaker, it judges a call by the policy in force when
+// the call ends.
+//
+// It also plays the fleet seam (cb.FleetLink): the lifetime closed-state
+// counts a sharer reads, the fleet's window judged with the local one
+// under a quorum, the hold on probing and its grant, and the transitions
+// adopted from other replicas.
 package model

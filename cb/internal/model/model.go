@@ -43,6 +43,19 @@ type Model struct {
 
 	totalCalls, totalFailures, totalRejected, totalIgnored, totalStale, totalSlow uint64
 	transitions                                                                   cb.TransitionCounts
+	// closedTotals counts the outcomes counted in the closed state, by
+	// kind, for life: what a sharer reads (cb.FleetLink.Totals).
+	closedTotals cb.WindowCounts
+
+	// What a sharer gave (see cb.FleetLink). fleet is the rest of the
+	// fleet's window, judged with the local one while the model is closed
+	// in the generation it was given for; a close removes it.
+	fleet *fleetWindow
+	// hold keeps an Open whose time is over from turning HalfOpen, unless
+	// granted is set and grant is its generation.
+	hold    bool
+	granted bool
+	grant   uint64
 
 	// pending holds the transitions made under the lock, for the listener
 	// to hear once it is released.
@@ -54,6 +67,14 @@ type Model struct {
 	// it).
 	closed, closeTold bool
 	closeHook         func()
+}
+
+// fleetWindow is the fleet's window as a sharer gave it, with the
+// generation it was given for.
+type fleetWindow struct {
+	counts           cb.WindowCounts
+	replicas, quorum int
+	gen              uint64
 }
 
 // entry is one counted outcome in the window.
@@ -306,14 +327,18 @@ func (m *Model) clear(told bool) {
 	m.window = m.window[:0]
 	m.failStreak, m.succStreak = 0, 0
 	m.level = 0
+	m.fleet = nil // read for the period that ended
 	m.closed = true
 }
 
-// openFor is the open time at the current backoff level: OpenTimeout
-// doubled level times, never past the cap (nor at all without one).
-func (m *Model) openFor() time.Duration {
+// openFor is the open time at the current backoff level.
+func (m *Model) openFor() time.Duration { return m.openAt(m.level) }
+
+// openAt is the open time at backoff level level: OpenTimeout doubled
+// level times, never past the cap (nor at all without one).
+func (m *Model) openAt(level int) time.Duration {
 	d := m.s.openTimeout
-	for range m.level {
+	for range level {
 		switch {
 		case m.s.maxOpen == 0 || d >= m.s.maxOpen:
 			return d
@@ -338,13 +363,14 @@ func (m *Model) backoff() {
 const maxLevel = 63
 
 // observe makes the transitions that time alone causes, as of now: an
-// Open whose time is over is HalfOpen, and a half-open episode whose
-// probe has been out HalfOpenTimeout fails and reopens with the backoff
-// step. Each is dated at its deadline.
+// Open whose time is over is HalfOpen (unless the fleet holds its
+// probes), and a half-open episode whose probe has been out
+// HalfOpenTimeout fails and reopens with the backoff step. Each is dated
+// at its deadline.
 func (m *Model) observe(now time.Duration) {
 	for !m.forced {
 		switch {
-		case m.state == cb.Open && due(now, m.openUntil):
+		case m.state == cb.Open && due(now, m.openUntil) && !m.held():
 			m.moveTo(cb.HalfOpen, false, m.openUntil, cb.ReasonOpenTimeout)
 		case m.state == cb.HalfOpen && m.issued > m.probeOK && due(now, m.deadline):
 			at := m.deadline
@@ -461,6 +487,16 @@ func (m *Model) count(failure, slow bool) {
 // when a rule says so.
 func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 	m.count(failure, slow)
+	switch {
+	case failure && slow:
+		m.closedTotals.SlowFailures++
+	case failure:
+		m.closedTotals.Failures++
+	case slow:
+		m.closedTotals.SlowSuccesses++
+	default:
+		m.closedTotals.Successes++
+	}
 	m.window = append(m.window, entry{bucket: m.bucket(now), failure: failure, slow: slow})
 	if m.s.windowCalls > 0 && len(m.window) > m.s.windowCalls {
 		m.window = m.window[1:]
@@ -472,21 +508,87 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 	if !failure && !slow {
 		return // a fast success never trips
 	}
+	m.judge(now)
+}
+
+// judge trips the closed model when, as of now, the window's failure or
+// slow-call rate has reached its threshold with at least MinimumCalls
+// calls, or else the TripRule says so. The window is the local one, with
+// the fleet's added when a sharer gave one for this generation and its
+// quorum holds (see joined); a rate trip on the fleet's counts gives the
+// fleet's reason.
+func (m *Model) judge(now time.Duration) {
 	c := m.counts(now)
-	calls := int(c.Calls)
+	fleet := false
+	if f := m.fleet; f != nil && f.gen == m.gen && f.met(c.Failures > 0 || c.SlowCalls > 0) {
+		fleet = true
+		c = joined(c, f.counts)
+	}
+	calls := c.Calls
 	switch {
-	case calls == 0 || calls < m.s.minCalls:
+	case calls == 0 || calls < uint64(m.s.minCalls):
 	case m.s.failRate > 0 && float64(c.Failures)/float64(calls) >= m.s.failRate:
-		m.moveTo(cb.Open, false, now, cb.ReasonFailureRate)
+		m.moveTo(cb.Open, false, now, pickReason(fleet, cb.ReasonFleetFailureRate, cb.ReasonFailureRate))
 		return
 	case m.s.slowOn && m.s.slowRate > 0 && float64(c.SlowCalls)/float64(calls) >= m.s.slowRate:
-		m.moveTo(cb.Open, false, now, cb.ReasonSlowCallRate)
+		m.moveTo(cb.Open, false, now, pickReason(fleet, cb.ReasonFleetSlowCallRate, cb.ReasonSlowCallRate))
 		return
 	}
 	c.ConsecutiveFailures = m.failStreak
 	if m.s.tripRule != nil && askTripRule(m.s.tripRule, c) {
 		m.moveTo(cb.Open, false, now, cb.ReasonTripRule)
 	}
+}
+
+// met reports whether the fleet's quorum holds: Replicas, and this
+// replica when local says its window holds a failure or a slow call,
+// reach Quorum (counted exactly, whatever the ints).
+func (f *fleetWindow) met(local bool) bool {
+	return f.replicas >= f.quorum || local && f.replicas >= f.quorum-1 // quorum > replicas: quorum-1 does not wrap
+}
+
+// joined is the local window c with the fleet's counts o added, kind by
+// kind and saturating; when the calls then add up past the largest
+// uint64, every kind is halved until they do not.
+func joined(c cb.TripCounts, o cb.WindowCounts) cb.TripCounts {
+	// The local window by kind: fast successes, fast failures, slow
+	// successes, slow failures.
+	sf := c.SlowFailures
+	k := [4]uint64{c.Calls - c.Failures - c.SlowCalls + sf, c.Failures - sf, c.SlowCalls - sf, sf}
+	for i, n := range [4]uint64{o.Successes, o.Failures, o.SlowSuccesses, o.SlowFailures} {
+		if k[i] > math.MaxUint64-n {
+			k[i] = math.MaxUint64
+		} else {
+			k[i] += n
+		}
+	}
+	for !fitsUint64(k) {
+		for i := range k {
+			k[i] /= 2
+		}
+	}
+	return cb.TripCounts{Calls: k[0] + k[1] + k[2] + k[3], Failures: k[1] + k[3], SlowCalls: k[2] + k[3], SlowFailures: k[3]}
+}
+
+// fitsUint64 reports whether the numbers of k add up to at most the
+// largest uint64.
+func fitsUint64(k [4]uint64) bool {
+	left := uint64(math.MaxUint64)
+	for _, n := range k {
+		if n > left {
+			return false
+		}
+		left -= n
+	}
+	return true
+}
+
+// pickReason is withFleet when the fleet's counts were judged, else local.
+func pickReason(fleet bool, withFleet, local cb.Reason) cb.Reason {
+	if fleet {
+		return withFleet
+	}
+	return local
 }
 
 // askTripRule is what rule says of c; false if it panics.
