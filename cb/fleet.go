@@ -20,9 +20,10 @@ type WindowCounts struct {
 	SlowFailures  uint64 // failures slower than SlowCallDuration
 }
 
-// Calls is the number of outcomes counted.
+// Calls is the number of outcomes counted, saturating at the largest
+// uint64.
 func (c WindowCounts) Calls() uint64 {
-	return c.Successes + c.Failures + c.SlowSuccesses + c.SlowFailures
+	return addCount(addCount(c.Successes, c.Failures), addCount(c.SlowSuccesses, c.SlowFailures))
 }
 
 // Sub returns c minus d, kind by kind; a kind of d larger than c's gives 0.
@@ -213,7 +214,11 @@ func (l FleetLink) GrantProbes(gen uint64) bool {
 // level (clamped to the levels there are). Listeners hear ReasonFleetOpened
 // unless the breaker was open already. It does nothing, and reports false,
 // when the breaker is forced open. Every replica adopts the time left,
-// not another host's clock.
+// not another host's clock. Adopted from closed, it restarts
+// ConsecutiveSuccesses, as the failures that tripped the fleet would
+// have. Like the Force methods, it acts on the state as last made: an
+// open time already over that nobody has looked at since is replaced
+// quietly.
 func (l FleetLink) AdoptOpen(remaining time.Duration, level int) bool {
 	b := l.b
 	now := b.now()

@@ -252,6 +252,7 @@ func TestFleetWindowCountsArithmetic(t *testing.T) {
 	assert.Equal(t, uint64(11), a.Calls())
 	assert.Equal(t, cb.WindowCounts{Successes: 4, SlowFailures: 3}, a.Sub(cb.WindowCounts{Successes: 1, Failures: 9, SlowSuccesses: 2}))
 	assert.Equal(t, ^uint64(0), a.Add(cb.WindowCounts{Successes: ^uint64(0)}).Successes)
+	assert.Equal(t, ^uint64(0), cb.WindowCounts{Successes: ^uint64(0), Failures: 2}.Calls(), "saturates")
 }
 
 func TestConcurrentAccountingWithRacingFleetAdoptions(t *testing.T) {

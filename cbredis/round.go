@@ -222,7 +222,7 @@ func (f *Fleet) sync(ctx context.Context, ms []*member, start time.Time) (leases
 		}
 		f.apply(m, rec)
 		if !rec.open && rec.gen >= 0 && rec.gen == m.gen && m.shape.width > 0 {
-			m.judge(states[i], v[7], v[10:], v[6], f.o.quorum)
+			f.malformed.Add(m.judge(states[i], v[7], v[10:], v[6], f.o.quorum))
 		}
 		if f.needsLease(m, rec, v[8], time.Duration(v[9])*time.Millisecond) {
 			leases = append(leases, m)
@@ -247,11 +247,15 @@ func (f *Fleet) missed(m *member, start time.Time) {
 // judge hands the fleet's window to the breaker: the buckets read (rows
 // of number, s, f, ss, sf) less what this replica wrote to them, with
 // others replicas reporting failures or slow calls.
-func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written int64, quorum int) {
+func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written int64, quorum int) (bad uint64) {
 	var sum cb.WindowCounts
 	latest := written
 	for r := 0; r+5 <= len(rows); r += 5 {
 		b := rows[r]
+		if min(rows[r+1], rows[r+2], rows[r+3], rows[r+4]) < 0 {
+			bad++ // the script passes only counts it could parse: not ours
+			continue
+		}
 		c := cb.WindowCounts{
 			Successes: uint64(rows[r+1]), Failures: uint64(rows[r+2]),
 			SlowSuccesses: uint64(rows[r+3]), SlowFailures: uint64(rows[r+4]),
@@ -264,10 +268,10 @@ func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written in
 			delete(m.own, b)
 		}
 	}
-	if st.State != cb.Closed {
-		return
+	if st.State == cb.Closed {
+		m.link.SetWindow(st.Generation, &cb.FleetWindow{Counts: sum, Replicas: int(max(others, 0)), Quorum: quorum})
 	}
-	m.link.SetWindow(st.Generation, &cb.FleetWindow{Counts: sum, Replicas: int(max(others, 0)), Quorum: quorum})
+	return bad
 }
 
 // apply adopts the record rec, when it is new to this replica.

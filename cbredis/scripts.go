@@ -113,7 +113,7 @@ if width > 0 and g >= 0 and st == 0 then
     local first = lo * 4
     for i = 1, #h, 2 do
       local f, n = tonumber(h[i]), tonumber(h[i + 1])
-      if f == nil or n == nil or n < 0 or f ~= math.floor(f) then
+      if f == nil or n == nil or n < 0 or n > 9007199254740991 or f ~= math.floor(f) then
         bad = bad + 1
         old[#old + 1] = h[i]
       elseif f < first then
