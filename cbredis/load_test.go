@@ -85,8 +85,11 @@ func TestRedisLoadOfAReplicaSharing100Breakers(t *testing.T) {
 	perRound := float64(evals) / float64(rounds)
 	t.Logf("%d breakers: %d EVALSHA in %d rounds (%.1f a round), %.0f commands a second at a %v interval, %.1fµs of server time each",
 		breakers, evals, rounds, perRound, float64(evals)/took.Seconds(), interval, usec)
-	assert.InDelta(t, float64(breakers)/interval.Seconds(), float64(evals)/took.Seconds(), 0.25*breakers/interval.Seconds(),
-		"one script call per breaker per interval")
+	// At most one script call per breaker per interval; fewer only when
+	// a loaded machine stretches the rounds.
+	rate, ideal := float64(evals)/took.Seconds(), float64(breakers)/interval.Seconds()
+	assert.LessOrEqual(t, rate, 1.1*ideal, "one script call per breaker per interval")
+	assert.GreaterOrEqual(t, rate, 0.5*ideal, "every breaker syncs")
 
 	keys, err := srv.Do("DBSIZE")
 	require.NoError(t, err)
