@@ -271,8 +271,9 @@ cover: ## Coverage per package (counting every test that reaches it) and the tot
 # Demo
 
 # The examples are a module of their own (examples/go.mod), since the demo
-# serves Prometheus metrics through cbprom, which the root module cannot
-# depend on; so the programs run from its directory.
+# serves Prometheus metrics through cbprom and the fleet demo talks to
+# Redis through cbredis, which the root module cannot depend on; so the
+# programs run from its directory.
 
 .PHONY: dashboard-screenshot
 dashboard-screenshot: ## Regenerate docs/dashboard.png from examples/dashboard (needs chromium; about 45 s).
@@ -288,6 +289,14 @@ DEMO_LINGER ?= 30s
 .PHONY: demo
 demo: ## Run the flaky-dependency demo (about 20 s, then serves its dashboard for DEMO_LINGER=30s); DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-svg ../timeline.svg'.
 	cd examples && $(GO) run ./flaky -linger $(DEMO_LINGER) $(DEMO_FLAGS)
+
+# The fleet demo runs a redis-server of its own (Debian's redis-server
+# package, as for the tests) and several replica processes; it exits
+# non-zero when the fleet did not open, probe or close together.
+# FLEET_FLAGS passes flags, e.g. FLEET_FLAGS='-replicas 6'.
+.PHONY: demo-fleet
+demo-fleet: ## Run the fleet demo: replica processes share one breaker through a local redis-server, opening, probing once and closing together (about 17 s); FLEET_FLAGS passes flags.
+	cd examples && $(GO) run ./fleet $(FLEET_FLAGS)
 
 .PHONY: clean
 clean: ## Remove ./bin, bench output and coverage files.

@@ -6,13 +6,17 @@ replace github.com/tripswitch/tripswitch => ../
 
 replace github.com/tripswitch/tripswitch/cbprom => ../cbprom
 
+replace github.com/tripswitch/tripswitch/cbredis => ../cbredis
+
 require (
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.70.1
+	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
 	github.com/tripswitch/tripswitch v0.0.0-00010101000000-000000000000
 	github.com/tripswitch/tripswitch/cbprom v0.0.0-00010101000000-000000000000
+	github.com/tripswitch/tripswitch/cbredis v0.0.0-00010101000000-000000000000
 )
 
 require (
