@@ -9,6 +9,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/tripswitch/tripswitch v0.0.0-00010101000000-000000000000
 	go.uber.org/atomic v1.12.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
