@@ -5,7 +5,7 @@
 // shared, eventually consistent view that a background syncer keeps the
 // breaker in step with.
 //
-//	client := redis.NewClient(&redis.Options{Addr: "redis:6379"})
+//	client := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
 //	fleet, err := cbredis.New(client)          // one per process
 //	...
 //	defer fleet.Close()
@@ -13,7 +13,9 @@
 //	err = fleet.Share(b)                        // the same name on every replica
 //
 // The client may be any redis.UniversalClient: a single server, a
-// Sentinel failover client or a Cluster client.
+// Sentinel failover client or a Cluster client, with ContextTimeoutEnabled
+// set, so that each round trip ends at the sync's deadline (New refuses a
+// go-redis client without it).
 //
 // # What is shared
 //

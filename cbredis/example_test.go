@@ -13,7 +13,7 @@ import (
 // (nothing listens on port 1), calls run and are judged as a local
 // breaker's would be, and the fleet is joined when Redis answers.
 func Example() {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, ContextTimeoutEnabled: true})
 	defer client.Close()
 	fleet, err := cbredis.New(client, cbredis.WithWarmStart(0))
 	if err != nil {

@@ -51,13 +51,19 @@ type event struct {
 }
 
 // New starts a Fleet on client, which may be a single server's client, a
-// Sentinel failover client or a Cluster client. Bad options give an error
-// matching ErrInvalidOption. New does not talk to Redis: Share's warm
-// start does.
+// Sentinel failover client or a Cluster client. The client must have
+// ContextTimeoutEnabled set: without it go-redis bounds a command by its
+// ReadTimeout and WriteTimeout alone (5s by default), not by the sync
+// timeout, and a hung server would hold every round that long. Bad options
+// give an error matching ErrInvalidOption. New does not talk to Redis:
+// Share's warm start does.
 func New(client redis.UniversalClient, opts ...Option) (*Fleet, error) {
 	o, err := resolve(opts)
-	if client == nil {
+	switch {
+	case client == nil:
 		err = errors.Join(fmt.Errorf("%w: client: must not be nil", ErrInvalidOption), err)
+	case ignoresDeadlines(client):
+		err = errors.Join(fmt.Errorf("%w: client: ContextTimeoutEnabled must be set, or a hung server holds each sync for the client's read timeout instead of the sync timeout", ErrInvalidOption), err)
 	}
 	if err != nil {
 		return nil, err
@@ -85,6 +91,21 @@ func New(client redis.UniversalClient, opts ...Option) (*Fleet, error) {
 	}()
 	go f.run()
 	return f, nil
+}
+
+// ignoresDeadlines reports whether client is a go-redis client that does
+// not bound its commands by their context's deadline. A client of
+// another kind is taken at its word.
+func ignoresDeadlines(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return !c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return !c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return !c.Options().ContextTimeoutEnabled
+	}
+	return false
 }
 
 // poke has the syncer run a round now.

@@ -45,9 +45,13 @@ func newReplica(t testing.TB, addrs []string, i int, name string, cfg cb.Config,
 	t.Helper()
 	var client redis.UniversalClient
 	if len(addrs) == 1 {
-		client = redis.NewClient(&redis.Options{Addr: addrs[0], MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		client = redis.NewClient(&redis.Options{
+			Addr: addrs[0], MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true,
+		})
 	} else {
-		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		client = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: addrs, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true,
+		})
 	}
 	opts = append([]cbredis.Option{cbredis.WithInterval(interval), cbredis.WithReplicaID(fmt.Sprintf("r%d", i))}, opts...)
 	f, err := cbredis.New(client, opts...)

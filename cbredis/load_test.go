@@ -42,7 +42,7 @@ func commandCalls(t *testing.T, srv *redistest.Server, cmd string) (calls int, u
 func TestRedisLoadOfAReplicaSharing100Breakers(t *testing.T) {
 	const breakers = 100
 	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() })
 	f, err := cbredis.New(client, cbredis.WithInterval(interval), cbredis.WithReplicaID("load"))
 	require.NoError(t, err)

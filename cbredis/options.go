@@ -81,7 +81,7 @@ func WithInterval(d time.Duration) Option {
 
 // WithTimeout sets the deadline of each round trip to Redis (default:
 // the interval set, or 200ms). A round trip that passes it counts as a
-// failed sync.
+// failed sync. The client applies it (see New: ContextTimeoutEnabled).
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d <= 0 {

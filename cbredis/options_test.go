@@ -13,14 +13,22 @@ import (
 )
 
 func TestNewRefusesBadOptionsNamingEach(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() })
+	// Clients that would let a hung server hold a sync for their read
+	// timeout.
+	loose := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = loose.Close() })
+	looseCluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	t.Cleanup(func() { _ = looseCluster.Close() })
 	for name, tc := range map[string]struct {
 		client redis.UniversalClient
 		opts   []cbredis.Option
 		want   string
 	}{
 		"nil client":       {nil, nil, "client"},
+		"loose client":     {loose, nil, "ContextTimeoutEnabled"},
+		"loose cluster":    {looseCluster, nil, "ContextTimeoutEnabled"},
 		"quorum 0":         {client, []cbredis.Option{cbredis.WithQuorum(0)}, "quorum 0"},
 		"negative quorum":  {client, []cbredis.Option{cbredis.WithQuorum(-2)}, "quorum -2"},
 		"zero interval":    {client, []cbredis.Option{cbredis.WithInterval(0)}, "interval 0s"},
@@ -50,7 +58,7 @@ func TestNewReportsEveryBadOption(t *testing.T) {
 }
 
 func TestShareRefusesAnIntervalShorterThanABucket(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	f, err := cbredis.New(client, cbredis.WithInterval(50*time.Millisecond), cbredis.WithWarmStart(0))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close(); _ = client.Close() })

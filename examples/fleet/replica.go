@@ -212,7 +212,7 @@ func replicaMain(args []string, in io.Reader, out, errOut io.Writer) error {
 	}
 	rep := &reporter{enc: json.NewEncoder(out)}
 
-	client := redis.NewClient(&redis.Options{Addr: o.redis, DialTimeout: time.Second})
+	client := redis.NewClient(&redis.Options{Addr: o.redis, DialTimeout: time.Second, ContextTimeoutEnabled: true})
 	defer client.Close()
 	fleet, err := cbredis.New(client, cbredis.WithReplicaID("r"+strconv.Itoa(o.id)))
 	if err != nil {
