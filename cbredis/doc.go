@@ -82,7 +82,8 @@
 // Redis slow, hung, down or unreachable never blocks a call and never
 // fails one: the call path does not touch the network. Every round trip
 // has a deadline (WithTimeout, default the interval); the syncer backs off
-// (doubling from the interval up to WithMaxBackoff, default 2s). Until one
+// (doubling from the interval up to WithMaxBackoff, default 2s, but never
+// past the end of a breaker's window). Until one
 // window has passed without a successful sync, the breaker keeps the last
 // fleet window it read and the hold on probing (an open time that ends
 // meanwhile waits for the lease it cannot get). After a whole window

@@ -280,6 +280,14 @@ func (f *Fleet) run() {
 				m.next = f.after(now, m.every)
 				if !ok {
 					m.next = now.Add(min(m.every<<min(failures, 16), max(f.o.maxBackoff, m.every)))
+					// A member degrades in the first failed round that
+					// starts a whole window after its last sync: backing
+					// off past that moment would keep it waiting on a
+					// fleet it cannot reach (an open breaker held from
+					// probing) for up to the backoff more.
+					if end := m.lastOK.Add(m.shape.window); !m.degraded && end.Before(m.next) {
+						m.next = end
+					}
 				}
 			}
 		}
