@@ -91,7 +91,8 @@
 // window, no hold. When Redis answers again it rejoins by itself: it
 // adopts the record, and an episode it ran alone stays its own. A server
 // that comes back empty (no persistence) while the fleet is open is given
-// the record back by the first open replica that syncs. Health reports the
+// the record back by the first replica that syncs while open or probing
+// for the fleet, under a generation no replica knew. Health reports the
 // last successful sync, the errors, and whether a breaker is degraded.
 //
 // # Keys, load and scale

@@ -130,7 +130,13 @@ func (f *Fleet) announce(ctx context.Context, ms []*member) bool {
 		state, level, left := "closed", 0, time.Duration(0)
 		if m.pending.open {
 			state, level, left = "open", st.Level, st.Remaining
-			if left == 0 && !st.Held {
+			switch {
+			case st.State == cb.HalfOpen:
+				// A record written back while this replica probes (see
+				// apply): the others wait as long as its lease would
+				// have had them wait, while its probe ends the episode.
+				left = m.shape.leaseTTL
+			case left == 0 && !st.Held:
 				left = m.link.OpenFor(st.Level)
 			}
 		}
@@ -285,9 +291,11 @@ func (f *Fleet) apply(m *member, rec record) {
 		if m.link.AdoptOpen(rec.rem, rec.level) {
 			m.linked, m.pending = true, nil
 		}
-	case rec.gen == 0 && m.linked && st.State == cb.Open:
+	case rec.gen == 0 && m.linked && st.State != cb.Closed:
 		// The record is gone (a server that restarted without its data)
-		// while the fleet was open here: this replica writes it back.
+		// while the fleet was open here, or probing here for the fleet:
+		// this replica writes it back, so that the fleet stays open
+		// until a probe succeeds.
 		m.pending = &announcement{open: true, localGen: st.Generation}
 		f.poke()
 	default:
