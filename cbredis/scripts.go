@@ -62,7 +62,7 @@ if width > 0 and g >= 0 and st == 0 then
   local wk = base .. ':w:' .. g
   local rep = base .. ':rep:' .. g
   local span = width * nb
-  if ARGV[2] == tostring(g) then
+  if tonumber(ARGV[2]) == g then
     local any = false
     for k = 1, 4 do
       local n = tonumber(ARGV[2 + k]) or 0
@@ -200,10 +200,17 @@ return {2, g, st, lvl, rem, bad}
 `
 
 // announceScript writes a transition this replica made: the record
-// moves from generation ARGV[2] to the next, in state ARGV[3] ('open' or
+// moves from generation ARGV[2] to a new one, in state ARGV[3] ('open' or
 // 'closed') at level ARGV[4] with ARGV[5] ms of open time left, unless
 // another replica moved it first. The lease of the ended episode goes,
 // and the new generation is published on the breaker's channel.
+//
+// The new generation is the next one; a record written where there was
+// none (or a bad one) starts from the server's time in milliseconds, so
+// that generations never come back after the record is lost (a server
+// that restarted without its data): a replica that did not sync in
+// between would take a new record of a generation it knows for the one it
+// knows, and miss its transition.
 //
 // ARGV: id, expected generation, state, level, open time left ms, record
 // ttl ms.
@@ -218,6 +225,9 @@ if g >= 0 and g ~= want then
   return {0, g, st, lvl, rem, bad}
 end
 local ng = math.max(g, want) + 1
+if g <= 0 then
+  ng = math.max(ng, now)
+end
 if bad > 0 then
   redis.call('DEL', rk)
 end
