@@ -26,7 +26,7 @@ type member struct {
 	epoch int64           // the closed generation own counts in; -1 for none
 	own   map[int64]cb.WindowCounts
 	// gen is the record's generation as this replica last adopted or
-	// wrote it; -1 when unknown.
+	// wrote it; -1 when unknown, genBad when the record read was bad.
 	gen int64
 	// linked reports that the breaker's current episode is the fleet's:
 	// adopted from the record or announced to it. Its outcome is
@@ -39,6 +39,11 @@ type member struct {
 	lastOK   time.Time
 	pending  *announcement
 }
+
+// genBad is a member's gen when the record it read was not one this
+// package writes, and it knew no generation before: its next transition
+// is written over the bad record.
+const genBad = -2
 
 // announcement is a transition to write to the record: to state, made in
 // the breaker's generation localGen.

@@ -110,7 +110,7 @@ func (f *Fleet) announce(ctx context.Context, ms []*member) bool {
 	var todo []*member
 	var states []cb.FleetStatus
 	for _, m := range ms {
-		if m.pending == nil || !m.joined || m.gen < 0 {
+		if m.pending == nil || !m.joined || m.gen == -1 {
 			continue
 		}
 		st := m.link.Status()
@@ -282,6 +282,13 @@ func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written in
 
 // apply adopts the record rec, when it is new to this replica.
 func (f *Fleet) apply(m *member, rec record) {
+	if rec.gen < 0 && m.gen == -1 {
+		// A bad record is no generation to adopt, but it was read: a
+		// transition may be written over it. Waiting for a good one
+		// instead would keep a trip of this replica from the fleet,
+		// and keep it open, held from probing, for good.
+		m.gen = genBad
+	}
 	if rec.gen < 0 || rec.gen == m.gen {
 		return
 	}
