@@ -189,7 +189,11 @@ if lv == mine then
   return {2, g, st, lvl, rem, bad}
 end
 if type(lv) == 'string' then
-  return {3, g, st, lvl, rem, bad, math.max(redis.call('PTTL', lk), 0)}
+  -- Every lease expires: a string that never does is no replica's.
+  local pttl = redis.call('PTTL', lk)
+  if pttl >= 0 then
+    return {3, g, st, lvl, rem, bad, pttl}
+  end
 end
 if lv then
   redis.call('DEL', lk)
