@@ -79,7 +79,7 @@ func TestSlowPhaseHoldsOpenUntilRecovery(t *testing.T) {
 		plan: plan, tick: 100 * time.Millisecond, openTimeout: 200 * time.Millisecond,
 		slowThreshold: 100 * time.Millisecond, latency: 150 * time.Millisecond, workers: 2, pace: 2 * time.Millisecond,
 	}
-	recoveryBegins := plan[0].dur + plan[1].dur + plan[2].dur
+	recoveryBegins := plan[0].Dur + plan[1].Dur + plan[2].Dur
 	var out bytes.Buffer
 	sum, samples, events, err := run(context.Background(), o, registry.New(), &out)
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestRunEndsEarlyWhenCancelled(t *testing.T) {
 	var out bytes.Buffer
 	sum, samples, _, err := run(ctx, o, registry.New(), &out)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, sum.elapsed, plan.total())
+	assert.Less(t, sum.elapsed, plan.Total())
 	require.NotEmpty(t, samples)
 	assertTotals(t, sum, samples)
 	assert.Len(t, timelineLines(out.String()), len(samples), out.String())
@@ -131,9 +131,9 @@ func TestRunEndsEarlyWhenCancelled(t *testing.T) {
 // the lines adding up to the totals, which match the breaker's own count.
 func assertTimeline(t *testing.T, o options, sum summary, samples []sample, out string) {
 	t.Helper()
-	ticks := int((o.plan.total() + o.tick - 1) / o.tick)
+	ticks := int((o.plan.Total() + o.tick - 1) / o.tick)
 	require.Len(t, samples, ticks, out)
-	assert.GreaterOrEqual(t, samples[len(samples)-1].at, o.plan.total())
+	assert.GreaterOrEqual(t, samples[len(samples)-1].at, o.plan.Total())
 	for i := 1; i < len(samples); i++ {
 		assert.GreaterOrEqual(t, samples[i].at, samples[i-1].at)
 	}
@@ -256,7 +256,7 @@ func TestMainWritesSummaryAndSVG(t *testing.T) {
 // line from the open band by more than colour, and breaks the lines at a
 // tick where nothing was judged.
 func TestSVGShowsShortEpisodesAndGaps(t *testing.T) {
-	plan := schedule{{healthy, time.Second}, {failing, time.Second}}
+	plan := schedule{{Kind: healthy, Dur: time.Second}, {Kind: failing, Dur: time.Second}}
 	ev := func(at time.Duration, from, to cb.State) event {
 		return event{at, cb.Transition{From: from, To: to}}
 	}
@@ -352,12 +352,12 @@ func TestFlagErrors(t *testing.T) {
 func TestSchedule(t *testing.T) {
 	plan, err := parseSchedule("healthy=1s, failing=2s,slow=500ms")
 	require.NoError(t, err)
-	assert.Equal(t, 3500*time.Millisecond, plan.total())
-	assert.Equal(t, healthy, plan.at(0))
-	assert.Equal(t, healthy, plan.at(time.Second-1))
-	assert.Equal(t, failing, plan.at(time.Second))
-	assert.Equal(t, slow, plan.at(3*time.Second))
-	assert.Equal(t, slow, plan.at(time.Hour), "the last phase lasts")
+	assert.Equal(t, 3500*time.Millisecond, plan.Total())
+	assert.Equal(t, healthy, plan.At(0))
+	assert.Equal(t, healthy, plan.At(time.Second-1))
+	assert.Equal(t, failing, plan.At(time.Second))
+	assert.Equal(t, slow, plan.At(3*time.Second))
+	assert.Equal(t, slow, plan.At(time.Hour), "the last phase lasts")
 	assert.Equal(t, "recovering", recovering.String())
 }
 

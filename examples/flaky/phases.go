@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"strings"
-	"time"
+
+	"github.com/tripswitch/tripswitch/examples/internal/phases"
 )
 
 // behaviour is what the dependency does during a phase.
@@ -29,54 +29,9 @@ func (b behaviour) String() string {
 	return fmt.Sprintf("behaviour(%d)", int(b))
 }
 
-// phase is one stretch of the schedule.
-type phase struct {
-	kind behaviour
-	dur  time.Duration
-}
-
 // schedule is the dependency's phases, in order.
-type schedule []phase
+type schedule = phases.Schedule[behaviour]
 
-// parseSchedule reads "healthy=4s,failing=5s,...": each phase a known
+// parseSchedule reads "healthy=4s,failing=6s,...": each phase a known
 // behaviour and a positive duration.
-func parseSchedule(s string) (schedule, error) {
-	var out schedule
-	for item := range strings.SplitSeq(s, ",") {
-		name, dur, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok {
-			return nil, fmt.Errorf("phase %q: want name=duration", item)
-		}
-		kind, known := behaviourNames[name]
-		if !known {
-			return nil, fmt.Errorf("phase %q: unknown behaviour %q (healthy, failing, slow, recovering)", item, name)
-		}
-		d, err := time.ParseDuration(dur)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("phase %q: want a positive duration", item)
-		}
-		out = append(out, phase{kind, d})
-	}
-	return out, nil
-}
-
-// total is the length of the whole schedule.
-func (s schedule) total() time.Duration {
-	var t time.Duration
-	for _, p := range s {
-		t += p.dur
-	}
-	return t
-}
-
-// at returns the behaviour at elapsed time t (the last phase's past the
-// end).
-func (s schedule) at(t time.Duration) behaviour {
-	for _, p := range s {
-		if t < p.dur {
-			return p.kind
-		}
-		t -= p.dur
-	}
-	return s[len(s)-1].kind
-}
+func parseSchedule(s string) (schedule, error) { return phases.Parse(s, behaviourNames) }

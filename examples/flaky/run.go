@@ -196,7 +196,7 @@ func run(ctx context.Context, o options, reg *registry.Registry, out io.Writer) 
 
 	var samples []sample
 	var last counts
-	total := o.plan.total()
+	total := o.plan.Total()
 	for k := time.Duration(1); ; k++ {
 		// Lines are due at whole ticks from the start and the last one at
 		// the end of the schedule, so a late wake-up does not shift the
@@ -220,7 +220,7 @@ func run(ctx context.Context, o options, reg *registry.Registry, out io.Writer) 
 		at := time.Since(dep.start)
 		c := t.read()
 		s := sample{
-			at: at, phase: o.plan.at(at), state: m.State,
+			at: at, phase: o.plan.At(at), state: m.State,
 			admitted: c.admitted - last.admitted, rejected: c.rejected - last.rejected,
 			judged: c.judged - last.judged, failed: c.failed - last.failed, slow: c.slow - last.slow,
 		}

@@ -29,7 +29,7 @@ func startDependency(plan schedule, latency time.Duration) (*dependency, error) 
 }
 
 func (d *dependency) serve(w http.ResponseWriter, r *http.Request) {
-	switch d.plan.at(time.Since(d.start)) {
+	switch d.plan.At(time.Since(d.start)) {
 	case failing:
 		http.Error(w, "dependency failing", http.StatusInternalServerError)
 	case slow:

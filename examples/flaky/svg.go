@@ -66,12 +66,12 @@ func writeSVG(w io.Writer, plan schedule, samples []sample, events []event, end 
 	// Phases: shaded alternately, named at the top.
 	var at time.Duration
 	for i, p := range plan {
-		from, to := x(at), x(min(at+p.dur, end))
+		from, to := x(at), x(min(at+p.Dur, end))
 		if i%2 == 1 {
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#f3f3f3"/>`+"\n", from, plotTop, to-from, plotBottom-plotTop)
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", (from+to)/2, plotTop-10, p.kind)
-		at += p.dur
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", (from+to)/2, plotTop-10, p.Kind)
+		at += p.Dur
 	}
 
 	// Axes and gridlines at 0, 50 and 100%.

@@ -33,9 +33,9 @@ func startDependency(plan schedule) (*dependency, error) {
 func (d *dependency) begin(t time.Time) { d.start.Store(&t) }
 
 func (d *dependency) serve(w http.ResponseWriter, _ *http.Request) {
-	kind := d.plan[0].kind
+	kind := d.plan[0].Kind
 	if start := d.start.Load(); start != nil {
-		kind = d.plan.at(time.Since(*start))
+		kind = d.plan.At(time.Since(*start))
 	}
 	if kind == down {
 		http.Error(w, "dependency down", http.StatusServiceUnavailable)

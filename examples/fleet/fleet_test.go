@@ -47,7 +47,7 @@ func TestFleetOpensProbesAndClosesTogether(t *testing.T) {
 	assert.Empty(t, errOut.String(), "the replicas reported no error (a race among them included)")
 	assert.Empty(t, res.problems, log)
 	a := res.a
-	downStart, downEnd := o.plan.bounds(1)
+	downStart, downEnd := o.plan.Bounds(1)
 
 	// Opened together, on the fleet's window, in the down phase.
 	require.NotEmpty(t, a.openings, log)
@@ -166,7 +166,7 @@ func TestInterruptStopsEverything(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.True(t, res.interrupted)
 	assert.Empty(t, res.problems)
-	assert.Less(t, res.elapsed, o.plan.total())
+	assert.Less(t, res.elapsed, o.plan.Total())
 	assert.Empty(t, errOut.String())
 	for i, s := range res.statuses {
 		assert.True(t, s.Final, "r%d ended in order", i)
@@ -196,8 +196,8 @@ func TestFlags(t *testing.T) {
 	o, err := parseFlags(nil, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, 4, o.replicas)
-	assert.Equal(t, 16*time.Second, o.plan.total())
-	assert.Equal(t, "healthy 0.00s-4.00s, down 4.00s-10.00s, healthy 10.00s-16.00s", o.plan.String())
+	assert.Equal(t, 16*time.Second, o.plan.Total())
+	assert.Equal(t, "healthy 0.00s-4.00s, down 4.00s-10.00s, healthy 10.00s-16.00s", planString(o.plan))
 
 	for _, args := range [][]string{
 		{"-replicas", "1"},

@@ -173,7 +173,7 @@ func run(ctx context.Context, o options, out, errOut io.Writer) (res result, err
 	fmt.Fprintf(out, "breaker: window %v, MinimumCalls %d (one replica alone makes at most %d calls a window), failure rate %.0f%%, "+
 		"consecutive failures off, OpenTimeout %v, HalfOpenMaxCalls %d\n",
 		window, cfg.MinimumCalls, aloneCalls(o.pace), 100*cfg.FailureRateThreshold, cfg.OpenTimeout, cfg.HalfOpenMaxCalls)
-	fmt.Fprintf(out, "phases: %s\n", o.plan)
+	fmt.Fprintf(out, "phases: %s\n", planString(o.plan))
 	fmt.Fprintf(out, "legend: a line per tick: the dependency's phase, each replica's state, the fleet's calls in the tick "+
 		"(reached the dependency / rejected by a breaker), the probes of the last half-open episode fleet-wide; >> a transition\n")
 
@@ -186,7 +186,7 @@ func run(ctx context.Context, o options, out, errOut io.Writer) (res result, err
 	}
 
 	var evs []event
-	total := o.plan.total()
+	total := o.plan.Total()
 	for k := time.Duration(1); ; k++ {
 		// Lines are due at whole ticks from the start, the last one at the
 		// end of the schedule, so a late wake-up shifts no later line.
@@ -328,12 +328,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// String shows the plan as "healthy 0s-4s, down 4s-10s, ...".
-func (s schedule) String() string {
+// planString shows the plan as "healthy 0s-4s, down 4s-10s, ...".
+func planString(s schedule) string {
 	parts := make([]string, len(s))
 	for i, p := range s {
-		from, to := s.bounds(i)
-		parts[i] = fmt.Sprintf("%s %s-%s", p.kind, fmtSeconds(from), fmtSeconds(to))
+		from, to := s.Bounds(i)
+		parts[i] = fmt.Sprintf("%s %s-%s", p.Kind, fmtSeconds(from), fmtSeconds(to))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -27,7 +27,7 @@ func printTick(out io.Writer, now time.Duration, o options, evs, fresh []event) 
 	}
 	a := analyze(evs, o.replicas, o.bound, o.openTimeout)
 	var b strings.Builder
-	fmt.Fprintf(&b, "t=%-6s  dep=%-7s ", fmtSeconds(now), o.plan.at(now))
+	fmt.Fprintf(&b, "t=%-6s  dep=%-7s ", fmtSeconds(now), o.plan.At(now))
 	for i, s := range a.states {
 		fmt.Fprintf(&b, " r%d=%-9s", i, s)
 	}
@@ -53,7 +53,7 @@ func printSummary(out io.Writer, o options, res result) {
 	}
 	byPhase := make([][]item, len(o.plan))
 	put := func(at time.Duration, text string) {
-		i := o.plan.index(max(at, 0))
+		i := o.plan.Index(max(at, 0))
 		byPhase[i] = append(byPhase[i], item{at, text})
 	}
 	for _, g := range a.openings {
@@ -66,8 +66,8 @@ func printSummary(out io.Writer, o options, res result) {
 		put(e.start, fmt.Sprintf("half-open episode %d: %s", i+1, describeEpisode(e)))
 	}
 	for i, p := range o.plan {
-		from, to := o.plan.bounds(i)
-		fmt.Fprintf(out, "  %-8s %s - %s\n", p.kind, fmtSeconds(from), fmtSeconds(to))
+		from, to := o.plan.Bounds(i)
+		fmt.Fprintf(out, "  %-8s %s - %s\n", p.Kind, fmtSeconds(from), fmtSeconds(to))
 		items := byPhase[i]
 		slices.SortStableFunc(items, func(x, y item) int { return cmp.Compare(x.at, y.at) })
 		if len(items) == 0 {
