@@ -1,9 +1,7 @@
 package cbredis_test
 
 import (
-	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,30 +72,16 @@ func TestProbeBudgetIsFleetWide(t *testing.T) {
 	within(t, 2*time.Second, "every replica open", func() bool { return allIn(rs, cb.Open) })
 
 	var probes, calls atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, r := range rs {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				_, res := r.b.Execute(func() (int, error) { return 1, nil })
-				if res.Outcome != cb.Rejected {
-					calls.Add(1)
-					if res.State == cb.HalfOpen {
-						probes.Add(1)
-					}
-				}
-				runtime.Gosched()
+	stop := callAll(rs, func() (int, error) { return 1, nil }, func(res cb.CallResult[int]) {
+		if res.Outcome != cb.Rejected {
+			calls.Add(1)
+			if res.State == cb.HalfOpen {
+				probes.Add(1)
 			}
-		})
-	}
+		}
+	})
 	within(t, 5*time.Second, "every replica closed", func() bool { return allIn(rs, cb.Closed) })
-	close(done)
-	wg.Wait()
+	stop()
 	assert.Equal(t, int64(2), probes.Load(), "HalfOpenMaxCalls probes for the whole fleet (of %d calls run)", calls.Load())
 }
 
@@ -182,27 +166,13 @@ func TestAFailedFleetProbeReopensEveryReplica(t *testing.T) {
 	}
 	tripped := generation()
 	var probes atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, r := range rs {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				_, res := r.b.Execute(func() (int, error) { return 0, errDown })
-				if res.State == cb.HalfOpen && res.Outcome != cb.Rejected {
-					probes.Add(1)
-				}
-				runtime.Gosched()
-			}
-		})
-	}
+	stop := callAll(rs, func() (int, error) { return 0, errDown }, func(res cb.CallResult[int]) {
+		if res.State == cb.HalfOpen && res.Outcome != cb.Rejected {
+			probes.Add(1)
+		}
+	})
 	within(t, 10*time.Second, "three failed episodes", func() bool { return generation() >= tripped+3 })
-	close(done)
-	wg.Wait()
+	stop()
 	within(t, 2*time.Second, "every probe's failure announced", func() bool {
 		return int64(generation()-tripped) == probes.Load()
 	})

@@ -3,6 +3,8 @@ package cbredis_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,4 +142,30 @@ func afterRounds(t *testing.T, rs []*replica, n uint64) {
 func newReplicaTB(tb testing.TB, addr, name string, cfg cb.Config) *cb.Breaker[int] {
 	tb.Helper()
 	return newReplica(tb, []string{addr}, 0, name, cfg).b
+}
+
+// callAll has a goroutine per replica call fn through its breaker, as
+// fast as it can, and hand each result to seen, until stop, which waits
+// for every call to return.
+func callAll(rs []*replica, fn func() (int, error), seen func(cb.CallResult[int])) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, res := r.b.Execute(fn)
+				seen(res)
+				runtime.Gosched()
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
