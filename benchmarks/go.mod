@@ -1,8 +1,11 @@
 module github.com/tripswitch/tripswitch/benchmarks
 
-go 1.25
+go 1.25.0
 
-replace github.com/tripswitch/tripswitch => ../
+replace (
+	github.com/tripswitch/tripswitch => ../
+	github.com/tripswitch/tripswitch/cbredis => ../cbredis
+)
 
 require (
 	github.com/afex/hystrix-go v0.0.0-20180502004556-fa1af6a1f4f5
@@ -14,6 +17,7 @@ require (
 	github.com/rubyist/circuitbreaker v2.2.1+incompatible
 	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/tripswitch/tripswitch v0.0.0-00010101000000-000000000000
+	github.com/tripswitch/tripswitch/cbredis v0.0.0-00010101000000-000000000000
 )
 
 require (
