@@ -19,6 +19,11 @@ package benchmarks
 //   - redis-cmds/s: the same commands per second of the run, which tells
 //     commands that calls make (they grow with the calls) from those of a
 //     background syncer (a steady rate, whatever the calls);
+//   - cpu-ns/op: the CPU time the process used per call, every goroutine's
+//     (the callers', a syncer's, the garbage collector's). On a machine
+//     that other work keeps busy, ns/op counts the time the calls waited
+//     for a core too, and this does not: two breakers' costs are told
+//     apart by it when their ns/op are lost in that noise;
 //   - counted/op (shared breakers only): the calls the shared state
 //     counted, per call made. Below 1, the breaker lost counts: it would
 //     trip later than its policy says.
@@ -102,6 +107,7 @@ func benchFleet(b *testing.B, srv *redistest.Server, goroutines int, br fleetBre
 	start := time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range goroutines {
@@ -115,7 +121,11 @@ func benchFleet(b *testing.B, srv *redistest.Server, goroutines int, br fleetBre
 		})
 	}
 	wg.Wait()
+	cpu1, _ := processCPU()
 	b.StopTimer()
+	if cpuOK {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
 	total := 0
 	for _, n := range redisCommands(b, srv) {
 		total += n
