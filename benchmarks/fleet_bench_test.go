@@ -206,7 +206,7 @@ func fleetTripswitch(tb testing.TB, srv *redistest.Server, hot, shared bool) fle
 		return fb
 	}
 
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	tb.Cleanup(func() { _ = client.Close() })
 	fleet, err := cbredis.New(client)
 	if err != nil {
