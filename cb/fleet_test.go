@@ -393,3 +393,18 @@ func TestFleetWindowTooLargeToAddUpKeepsItsRatesAndQuorum(t *testing.T) {
 		})
 	}
 }
+
+func TestFleetWindowDilutingASickReplicaLeavesItsOwnRatesToOpenIt(t *testing.T) {
+	b, _, events := fleetBreaker(t)
+	l := b.FleetLink()
+	// The quorum holds (one other replica reported a failure), but the
+	// fleet's 1,000 successes dilute this replica's failures.
+	l.SetWindow(l.Status().Generation, &cb.FleetWindow{Counts: cb.WindowCounts{Successes: 1000, Failures: 1}, Replicas: 1, Quorum: 2})
+	for range 9 {
+		b.Execute(fnFail)
+	}
+	require.Equal(t, cb.Closed, b.State(), "9 calls: below MinimumCalls alone, 10 failures of 1,010 with the fleet")
+	b.Execute(fnFail)
+	assert.Equal(t, cb.Open, b.State(), "its own window: 10 failures of 10")
+	assert.Equal(t, cb.ReasonFailureRate, lastReason(events), "a local trip, which a sharer keeps local")
+}

@@ -121,31 +121,41 @@ func (b *core) countClosed(p *policy, w word, o Outcome, slow bool, now time.Dur
 // streak n. It runs only after a failure or a slow call: a fast success
 // cannot raise a rate, and a TripRule costs nothing on the success path.
 //
-// With a fleet's window (see FleetLink) whose quorum holds, the rules
-// judge the local window and the fleet's together.
+// With a fleet's window (see FleetLink) whose quorum holds, the rates
+// judge the local window and the fleet's together first, then the local
+// window alone: one sick replica's own rates still open its own breaker
+// when the fleet's healthy counts dilute them. The TripRule is asked of
+// the joined window.
 func (b *core) evaluate(p *policy, w word, now time.Duration, c *ring.Counts, n uint64) {
-	c, fleet := b.judgeWithFleet(w, c)
-	if calls := c.Calls(); calls >= p.minCalls && calls != 0 {
-		switch {
-		case p.failRate > 0 && float64(c.Failures())/float64(calls) >= p.failRate:
-			b.trip(p, w, now, pick(fleet, ReasonFleetFailureRate, ReasonFailureRate))
-			return
-		case p.slowOn && p.slowRate > 0 && float64(c.Slow())/float64(calls) >= p.slowRate:
-			b.trip(p, w, now, pick(fleet, ReasonFleetSlowCallRate, ReasonSlowCallRate))
-			return
-		}
+	joined, fleet := b.judgeWithFleet(w, c)
+	if fleet && b.rateTrip(p, w, now, joined, ReasonFleetFailureRate, ReasonFleetSlowCallRate) {
+		return
 	}
-	if p.tripRule != nil && p.askTripRule(c, n) {
+	if b.rateTrip(p, w, now, c, ReasonFailureRate, ReasonSlowCallRate) {
+		return
+	}
+	if p.tripRule != nil && p.askTripRule(joined, n) {
 		b.trip(p, w, now, ReasonTripRule)
 	}
 }
 
-// pick returns a if c, else b.
-func pick[V any](c bool, a, b V) V {
-	if c {
-		return a
+// rateTrip trips the breaker, giving the reason failRate or slowRate,
+// when the window c holds at least MinimumCalls and a rate has reached
+// its threshold, and reports whether it did.
+func (b *core) rateTrip(p *policy, w word, now time.Duration, c *ring.Counts, failRate, slowRate Reason) bool {
+	calls := c.Calls()
+	if calls < p.minCalls || calls == 0 {
+		return false
 	}
-	return b
+	switch {
+	case p.failRate > 0 && float64(c.Failures())/float64(calls) >= p.failRate:
+		b.trip(p, w, now, failRate)
+	case p.slowOn && p.slowRate > 0 && float64(c.Slow())/float64(calls) >= p.slowRate:
+		b.trip(p, w, now, slowRate)
+	default:
+		return false
+	}
+	return true
 }
 
 // askTripRule returns what the TripRule says of the window c and the

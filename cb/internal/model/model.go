@@ -513,31 +513,47 @@ func (m *Model) endClosed(failure, slow bool, now time.Duration) {
 
 // judge trips the closed model when, as of now, the window's failure or
 // slow-call rate has reached its threshold with at least MinimumCalls
-// calls, or else the TripRule says so. The window is the local one, with
-// the fleet's added when a sharer gave one for this generation and its
-// quorum holds (see joined); a rate trip on the fleet's counts gives the
-// fleet's reason.
+// calls, or else the TripRule says so. When a sharer gave a fleet's
+// window for this generation and its quorum holds (see joined), the
+// rates judge the local window with the fleet's added first, with the
+// fleet's reasons, then the local window alone; the TripRule is asked of
+// the joined window.
 func (m *Model) judge(now time.Duration) {
-	c := m.counts(now)
+	local := m.counts(now)
+	c := local
 	fleet := false
-	if f := m.fleet; f != nil && f.gen == m.gen && f.met(c.Failures > 0 || c.SlowCalls > 0) {
+	if f := m.fleet; f != nil && f.gen == m.gen && f.met(local.Failures > 0 || local.SlowCalls > 0) {
 		fleet = true
-		c = joined(c, f.counts)
+		c = joined(local, f.counts)
 	}
-	calls := c.Calls
-	switch {
-	case calls == 0 || calls < uint64(m.s.minCalls):
-	case m.s.failRate > 0 && float64(c.Failures)/float64(calls) >= m.s.failRate:
-		m.moveTo(cb.Open, false, now, pickReason(fleet, cb.ReasonFleetFailureRate, cb.ReasonFailureRate))
+	if fleet && m.rateTrip(now, c, cb.ReasonFleetFailureRate, cb.ReasonFleetSlowCallRate) {
 		return
-	case m.s.slowOn && m.s.slowRate > 0 && float64(c.SlowCalls)/float64(calls) >= m.s.slowRate:
-		m.moveTo(cb.Open, false, now, pickReason(fleet, cb.ReasonFleetSlowCallRate, cb.ReasonSlowCallRate))
+	}
+	if m.rateTrip(now, local, cb.ReasonFailureRate, cb.ReasonSlowCallRate) {
 		return
 	}
 	c.ConsecutiveFailures = m.failStreak
 	if m.s.tripRule != nil && askTripRule(m.s.tripRule, c) {
 		m.moveTo(cb.Open, false, now, cb.ReasonTripRule)
 	}
+}
+
+// rateTrip opens the model, for the reason failRate or slowRate, when the
+// window c holds at least MinimumCalls calls and a rate has reached its
+// threshold, and reports whether it did.
+func (m *Model) rateTrip(now time.Duration, c cb.TripCounts, failRate, slowRate cb.Reason) bool {
+	calls := c.Calls
+	switch {
+	case calls == 0 || calls < uint64(m.s.minCalls):
+		return false
+	case m.s.failRate > 0 && float64(c.Failures)/float64(calls) >= m.s.failRate:
+		m.moveTo(cb.Open, false, now, failRate)
+	case m.s.slowOn && m.s.slowRate > 0 && float64(c.SlowCalls)/float64(calls) >= m.s.slowRate:
+		m.moveTo(cb.Open, false, now, slowRate)
+	default:
+		return false
+	}
+	return true
 }
 
 // met reports whether the fleet's quorum holds: Replicas, and this
@@ -581,14 +597,6 @@ func fitsUint64(k [4]uint64) bool {
 		left -= n
 	}
 	return true
-}
-
-// pickReason is withFleet when the fleet's counts were judged, else local.
-func pickReason(fleet bool, withFleet, local cb.Reason) cb.Reason {
-	if fleet {
-		return withFleet
-	}
-	return local
 }
 
 // askTripRule is what rule says of c; false if it panics.
