@@ -44,7 +44,7 @@ func (f *Fleet) announce(ctx context.Context, ms []*member) bool {
 			}
 		}
 		ttl := max(24*time.Hour, 2*left)
-		args[i] = []any{f.o.replica, m.gen, state, level, left.Milliseconds(), ttl.Milliseconds()}
+		args[i] = []any{f.o.replica, m.gen, state, level, millis(left), millis(ttl)}
 	}
 	cmds := f.pipeline(ctx, announceScript, todo, args)
 	ok := true

@@ -122,8 +122,8 @@ func (f *Fleet) poke() {
 // starts open. An error from Redis is not returned: the breaker works
 // alone until the fleet can be reached.
 //
-// The breaker's time window must have buckets no wider than the interval
-// (ErrInvalidOption otherwise). A count window shares its transitions and
+// With an interval set (WithInterval), the breaker's time window must
+// have buckets no wider than it (ErrInvalidOption otherwise). A count window shares its transitions and
 // the probe lease, but not its counts: the last N calls of one replica
 // and of another have no common span to add up.
 func (f *Fleet) Share(c cb.Circuit) error {
@@ -134,18 +134,8 @@ func (f *Fleet) Share(c cb.Circuit) error {
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	switch {
-	case f.closed:
-		f.mu.Unlock()
-		return ErrClosed
-	case f.members[m.name] != nil:
-		f.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrAlreadyShared, m.name)
-	}
-	f.members[m.name] = m
-	f.mu.Unlock()
-
+	// Subscribed before anyone else can see m, so that its unsubscribe
+	// is in place for Unshare and Close.
 	m.unsub = c.Subscribe(func(tr cb.Transition) {
 		select {
 		case f.events <- event{m, tr}:
@@ -153,10 +143,24 @@ func (f *Fleet) Share(c cb.Circuit) error {
 			f.dropped.Inc()
 		}
 	})
+	f.mu.Lock()
+	switch {
+	case f.closed:
+		f.mu.Unlock()
+		m.unsub()
+		return ErrClosed
+	case f.members[m.name] != nil:
+		f.mu.Unlock()
+		m.unsub()
+		return fmt.Errorf("%w: %q", ErrAlreadyShared, m.name)
+	}
+	f.members[m.name] = m
+	f.mu.Unlock()
+
 	select {
 	case f.joins <- m:
 	case <-f.stop:
-		return ErrClosed
+		return ErrClosed // Close makes it local: it is in the map
 	}
 	timer := time.NewTimer(f.o.warmStart)
 	defer timer.Stop()
@@ -173,16 +177,19 @@ func (f *Fleet) Share(c cb.Circuit) error {
 func (f *Fleet) Unshare(name string) bool {
 	f.mu.Lock()
 	m := f.members[name]
-	closed := f.closed
+	if m == nil || f.closed {
+		f.mu.Unlock()
+		return false // Close makes the members it finds local
+	}
 	delete(f.members, name)
 	f.mu.Unlock()
-	if m == nil || closed {
-		return false
-	}
 	select {
 	case f.leaves <- m:
 		<-m.left
 	case <-f.stop:
+		// Close is under way and no longer finds m: it is this call's.
+		<-f.done
+		m.goLocal()
 	}
 	return true
 }
@@ -237,7 +244,6 @@ func (f *Fleet) Health() Health {
 func (f *Fleet) run() {
 	defer close(f.done)
 	var members []*member
-	failures := 0
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -246,6 +252,10 @@ func (f *Fleet) run() {
 		case <-f.stop:
 			return
 		case m := <-f.joins:
+			if m.removed {
+				close(m.warm) // unshared before it joined
+				continue
+			}
 			members = append(members, m)
 			f.subscribe(m)
 			f.round([]*member{m})
@@ -253,6 +263,8 @@ func (f *Fleet) run() {
 			close(m.warm)
 		case m := <-f.leaves:
 			members = slices.DeleteFunc(members, func(x *member) bool { return x == m })
+			m.removed = true
+			f.unsubscribe(m)
 			m.goLocal()
 			close(m.left)
 		case ev := <-f.events:
@@ -270,16 +282,11 @@ func (f *Fleet) run() {
 			}
 		}
 		if len(due) > 0 {
-			ok := f.round(due)
-			if ok {
-				failures = 0
-			} else {
-				failures++
-			}
+			f.round(due)
 			for _, m := range due {
 				m.next = f.after(now, m.every)
-				if !ok {
-					m.next = now.Add(min(m.every<<min(failures, 16), max(f.o.maxBackoff, m.every)))
+				if m.failures > 0 {
+					m.next = now.Add(min(m.every<<min(m.failures, 16), max(f.o.maxBackoff, m.every)))
 					// A member degrades in the first failed round that
 					// starts a whole window after its last sync: backing
 					// off past that moment would keep it waiting on a
@@ -322,6 +329,15 @@ func (f *Fleet) drainEvents() {
 		default:
 			return
 		}
+	}
+}
+
+// unsubscribe stops listening for m's announcements.
+func (f *Fleet) unsubscribe(m *member) {
+	ctx, cancel := context.WithTimeout(context.Background(), f.o.timeout)
+	defer cancel()
+	if err := f.ps.Unsubscribe(ctx, eventsChannel(m.base)); err != nil {
+		f.errs.Inc()
 	}
 }
 

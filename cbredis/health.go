@@ -7,7 +7,8 @@ type Health struct {
 	// LastSync is when the last sync round succeeded (zero: none yet).
 	LastSync time.Time
 	// Syncs counts the rounds that succeeded, Errors those that failed
-	// (a timeout, a refused connection, an error from Redis).
+	// (a timeout, a refused connection, an error from Redis) and the
+	// probe lease requests that did.
 	Syncs, Errors uint64
 	// Degraded reports that at least one shared breaker has gone a whole
 	// window without a successful sync: it is a local breaker until the

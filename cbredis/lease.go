@@ -43,12 +43,13 @@ func (f *Fleet) lease(ctx context.Context, ms []*member) {
 	args := make([][]any, len(ms))
 	for i, m := range ms {
 		states[i] = m.link.Status()
-		args[i] = []any{f.o.replica, m.gen, m.shape.leaseTTL.Milliseconds()}
+		args[i] = []any{f.o.replica, m.gen, millis(m.shape.leaseTTL)}
 	}
 	cmds := f.pipeline(ctx, leaseScript, ms, args)
 	for i, m := range ms {
 		v, err := ints(cmds[i], 6)
 		if err != nil {
+			f.errs.Inc()
 			continue // asked again next round
 		}
 		rec, bad := recordOf(v[1:6])
@@ -58,7 +59,7 @@ func (f *Fleet) lease(ctx context.Context, ms []*member) {
 		case 0:
 			f.apply(m, rec)
 		case 1:
-			m.link.AdoptOpen(rec.rem, st.Level)
+			m.link.AdoptOpen(rec.rem, rec.level)
 		case 2:
 			m.link.GrantProbes(st.Generation)
 		case 3:

@@ -38,6 +38,24 @@ type member struct {
 	degraded bool
 	lastOK   time.Time
 	pending  *announcement
+	// failures counts this member's failed syncs in a row, which its
+	// backoff doubles with.
+	failures int
+	// doubt is what this replica sent in syncs whose replies were lost:
+	// the server may have counted it, in a bucket the reply would have
+	// named, so it is taken off the fleet's window until it has aged out
+	// of it. Counting it twice, local and fleet, could open the fleet on
+	// one replica's failures; leaving it out at worst undercounts.
+	doubt []doubtful
+	// removed reports that Unshare took the member away, perhaps before
+	// the syncer heard it join.
+	removed bool
+}
+
+// doubtful is a delta of unknown fate, in doubt until until.
+type doubtful struct {
+	until time.Time
+	c     cb.WindowCounts
 }
 
 // genBad is a member's gen when the record it read was not one this

@@ -27,8 +27,9 @@ func recordOf(v []int64) (record, int64) {
 	return record{gen: v[0], open: v[1] == 1, level: int(v[2]), rem: time.Duration(v[3]) * time.Millisecond}, v[4]
 }
 
-// round runs one round over ms and reports whether Redis answered.
-func (f *Fleet) round(ms []*member) bool {
+// round runs one round over ms. Each member's own sync failures set its
+// backoff; Health counts the rounds that failed in any part.
+func (f *Fleet) round(ms []*member) {
 	ctx, cancel := context.WithTimeout(context.Background(), f.o.timeout)
 	defer cancel()
 	start := time.Now()
@@ -44,39 +45,42 @@ func (f *Fleet) round(ms []*member) bool {
 	} else {
 		f.errs.Inc()
 	}
-	return ok
 }
 
 // pipeline runs script s once per member of ms, with the arguments
-// args[i] for ms[i], in one round trip, and returns each reply. When the server has
-// lost its script cache, the scripts are loaded and the round trip is
-// made once more.
+// args[i] for ms[i], in one round trip, and returns each reply. The
+// commands of a server that lost its script cache run once more after
+// the scripts are loaded.
 func (f *Fleet) pipeline(ctx context.Context, s *redis.Script, ms []*member, args [][]any) []*redis.Cmd {
-	for attempt := 0; ; attempt++ {
-		pipe := f.client.Pipeline()
-		cmds := make([]*redis.Cmd, len(ms))
-		for i, m := range ms {
-			cmds[i] = s.EvalSha(ctx, pipe, []string{m.base}, args[i]...)
+	cmds := make([]*redis.Cmd, len(ms))
+	pipe := f.client.Pipeline()
+	for i, m := range ms {
+		cmds[i] = s.EvalSha(ctx, pipe, []string{m.base}, args[i]...)
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	var again []int
+	for i, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			again = append(again, i)
 		}
-		_, _ = pipe.Exec(ctx) // each command carries its own error
-		if attempt > 0 || !noScript(cmds) {
+	}
+	if len(again) == 0 {
+		return cmds
+	}
+	// Only the commands refused run again: on a Cluster the others ran
+	// on nodes that kept their cache, and running them twice would count
+	// twice.
+	for _, s := range scripts {
+		if err := s.Load(ctx, f.client).Err(); err != nil {
 			return cmds
 		}
-		for _, s := range scripts {
-			if err := s.Load(ctx, f.client).Err(); err != nil {
-				return cmds
-			}
-		}
 	}
-}
-
-func noScript(cmds []*redis.Cmd) bool {
-	for _, c := range cmds {
-		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
-			return true
-		}
+	pipe = f.client.Pipeline()
+	for _, i := range again {
+		cmds[i] = s.EvalSha(ctx, pipe, []string{ms[i].base}, args[i]...)
 	}
-	return false
+	_, _ = pipe.Exec(ctx)
+	return cmds
 }
 
 // errMalformed is a reply that is not what the script returns.

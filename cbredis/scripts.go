@@ -16,6 +16,16 @@ import "github.com/redis/go-redis/v9"
 // lvl and rem (the open time left, in milliseconds, by the server's
 // clock), and now, the server's time in milliseconds.
 const readRecord = `
+-- whole is v as a whole number below 10^14, which Lua both holds
+-- exactly and writes out in digits (as it builds keys and the lease's
+-- value); nil for anything else.
+local function whole(v)
+  local n = tonumber(v)
+  if n and n >= 0 and n < 100000000000000 and n == math.floor(n) then
+    return n
+  end
+  return nil
+end
 local base = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -25,8 +35,8 @@ local r = redis.pcall('HMGET', rk, 'v', 'g', 's', 'l', 'd')
 if type(r) ~= 'table' or r.err ~= nil then
   g, bad = -1, 1
 elseif r[1] or r[2] or r[3] or r[4] or r[5] then
-  local rg, rl, rd = tonumber(r[2]), tonumber(r[4]), tonumber(r[5])
-  if r[1] == '1' and rg and rg >= 0 and rl and rd and (r[3] == 'open' or r[3] == 'closed') then
+  local rg, rl, rd = whole(r[2]), whole(r[4]), whole(r[5])
+  if r[1] == '1' and rg and rl and rd and (r[3] == 'open' or r[3] == 'closed') then
     g, lvl = rg, rl
     if r[3] == 'open' then
       st, rem = 1, math.max(rd - now, 0)

@@ -3,6 +3,7 @@ package cbredis
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/tripswitch/tripswitch/cb"
@@ -26,7 +27,7 @@ func (f *Fleet) sync(ctx context.Context, ms []*member, start time.Time) (leases
 		}
 		args[i] = []any{
 			f.o.replica, m.epoch, d.Successes, d.Failures, d.SlowSuccesses, d.SlowFailures,
-			m.shape.width.Milliseconds(), m.shape.buckets, ttl.Milliseconds(),
+			millis(m.shape.width), m.shape.buckets, millis(ttl),
 		}
 	}
 	cmds := f.pipeline(ctx, syncScript, ms, args)
@@ -38,9 +39,14 @@ func (f *Fleet) sync(ctx context.Context, ms []*member, start time.Time) (leases
 			if errors.Is(err, errMalformed) || err == nil {
 				f.malformed.Inc()
 			}
+			if deltas[i].Calls() > 0 {
+				m.doubt = append(m.doubt, doubtful{until: start.Add(m.shape.window + m.shape.width), c: deltas[i]})
+			}
+			m.failures++
 			f.missed(m, start)
 			continue
 		}
+		m.failures = 0
 		m.lastOK = start
 		if m.degraded {
 			m.degraded = false
@@ -54,7 +60,7 @@ func (f *Fleet) sync(ctx context.Context, ms []*member, start time.Time) (leases
 		}
 		f.apply(m, rec)
 		if !rec.open && rec.gen >= 0 && rec.gen == m.gen && m.shape.width > 0 {
-			f.malformed.Add(m.judge(states[i], v[7], v[10:], v[6], f.o.quorum))
+			f.malformed.Add(m.judge(states[i], v[7], v[10:], v[6], f.o.quorum, start))
 		}
 		if f.needsLease(m, rec, v[8], time.Duration(v[9])*time.Millisecond) {
 			leases = append(leases, m)
@@ -77,9 +83,10 @@ func (f *Fleet) missed(m *member, start time.Time) {
 }
 
 // judge hands the fleet's window to the breaker: the buckets read (rows
-// of number, s, f, ss, sf) less what this replica wrote to them, with
-// others replicas reporting failures or slow calls.
-func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written int64, quorum int) (bad uint64) {
+// of number, s, f, ss, sf) less what this replica wrote to them and what
+// it may have (doubt), with others replicas reporting failures or slow
+// calls.
+func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written int64, quorum int, now time.Time) (bad uint64) {
 	var sum cb.WindowCounts
 	latest := written
 	for r := 0; r+5 <= len(rows); r += 5 {
@@ -100,6 +107,10 @@ func (m *member) judge(st cb.FleetStatus, others int64, rows []int64, written in
 			delete(m.own, b)
 		}
 	}
+	m.doubt = slices.DeleteFunc(m.doubt, func(d doubtful) bool { return now.After(d.until) })
+	for _, d := range m.doubt {
+		sum = sum.Sub(d.c)
+	}
 	if st.State == cb.Closed {
 		m.link.SetWindow(st.Generation, &cb.FleetWindow{Counts: sum, Replicas: int(max(others, 0)), Quorum: quorum})
 	}
@@ -111,5 +122,13 @@ func (m *member) newEpoch(g int64) {
 	if m.epoch != g {
 		m.epoch = g
 		clear(m.own)
+		m.doubt = m.doubt[:0]
 	}
+}
+
+// millis is d in whole milliseconds, rounded up: the scripts count in
+// milliseconds, and a positive duration must stay positive (PX 0 is an
+// error, and a narrower bucket would shorten the fleet's window).
+func millis(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
