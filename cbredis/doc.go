@@ -92,7 +92,13 @@
 // adopts the record, and an episode it ran alone stays its own. A server
 // that comes back empty (no persistence) while the fleet is open is given
 // the record back by the first replica that syncs while open or probing
-// for the fleet, under a generation no replica knew. Health reports the
+// for the fleet, under a generation no replica knew. What a replica sent
+// in a sync whose reply was lost may or may not have been counted: it is
+// left out of the fleet's window as that replica sees it until it ages
+// out, so a replica never counts its own outcomes twice (the fleet
+// undercounts instead, by at most what that sync carried). Each breaker
+// backs off on its own failures, so a Cluster node that is down slows
+// none of the breakers on the others. Health reports the
 // last successful sync, the errors, and whether a breaker is degraded.
 //
 // # Keys, load and scale
