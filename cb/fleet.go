@@ -129,8 +129,9 @@ type FleetStatus struct {
 //     the fleet's, wherever they judge (after a failure or a slow call, and
 //     at once in SetWindow), when a quorum of replicas reported failures or
 //     slow calls; such a trip carries ReasonFleetFailureRate or
-//     ReasonFleetSlowCallRate. Without the quorum they judge the local
-//     window alone, so one sick replica opens only its own breaker.
+//     ReasonFleetSlowCallRate. They also judge the local window alone
+//     (first without the quorum, then if the joined window did not
+//     trip), so one sick replica opens its own breaker, and only its own.
 //   - It hears the breaker's transitions through Subscribe and writes the
 //     ones the fleet shares to its store.
 //   - It adopts the transitions other replicas made: AdoptOpen with the
@@ -288,6 +289,23 @@ func (l FleetLink) Status() FleetStatus {
 		s.ProbesOut = int(w.permits() - w.probeSuccesses())
 	}
 	return s
+}
+
+// FleetShape is what a sharer needs of the policy in force, defaults
+// resolved.
+type FleetShape struct {
+	// Window is the span of the time window and BucketWidth its bucket
+	// (Window/Buckets); both are 0 for a count window (WindowCalls).
+	Window, BucketWidth time.Duration
+	Buckets             int
+	// HalfOpenTimeout bounds a half-open episode's probe (see Config).
+	HalfOpenTimeout time.Duration
+}
+
+// Shape returns the shape of the policy in force.
+func (l FleetLink) Shape() FleetShape {
+	p := l.b.pol.Load()
+	return FleetShape{Window: p.settings.window, BucketWidth: p.width, Buckets: p.buckets, HalfOpenTimeout: p.halfOpenTimeout}
 }
 
 // OpenFor is the open time the breaker's policy gives backoff level

@@ -408,3 +408,13 @@ func TestFleetWindowDilutingASickReplicaLeavesItsOwnRatesToOpenIt(t *testing.T) 
 	assert.Equal(t, cb.Open, b.State(), "its own window: 10 failures of 10")
 	assert.Equal(t, cb.ReasonFailureRate, lastReason(events), "a local trip, which a sharer keeps local")
 }
+
+func TestFleetShapeResolvesTheDefaults(t *testing.T) {
+	l := cb.MustNew[int]("shape", cb.Config{}).FleetLink()
+	assert.Equal(t, cb.FleetShape{
+		Window: cb.DefaultWindow, BucketWidth: cb.DefaultWindow / cb.DefaultBuckets, Buckets: cb.DefaultBuckets,
+		HalfOpenTimeout: cb.DefaultOpenTimeout,
+	}, l.Shape())
+	l = cb.MustNew[int]("count", cb.Config{WindowCalls: 20, OpenTimeout: time.Second, HalfOpenTimeout: 3 * time.Second}).FleetLink()
+	assert.Equal(t, cb.FleetShape{HalfOpenTimeout: 3 * time.Second}, l.Shape())
+}

@@ -11,7 +11,6 @@ import (
 // syncer goroutine alone.
 type member struct {
 	name  string
-	c     cb.Circuit
 	link  cb.FleetLink
 	base  string
 	warm  chan struct{} // closed after the first round
@@ -78,39 +77,27 @@ type shape struct {
 	leaseTTL time.Duration // the probe lease: the half-open timeout
 }
 
-func shapeOf(c cb.Config) shape {
-	s := shape{window: c.Window, buckets: c.Buckets}
-	if s.window == 0 {
+// shapeOf is the shape of the breaker's policy, as the core resolved it.
+// A count window's breaker goes local after the default window without a
+// sync: it has no span of its own.
+func shapeOf(l cb.FleetLink) shape {
+	fs := l.Shape()
+	s := shape{width: fs.BucketWidth, buckets: fs.Buckets, window: fs.Window, leaseTTL: fs.HalfOpenTimeout}
+	if s.width == 0 {
 		s.window = cb.DefaultWindow
-	}
-	if s.buckets == 0 {
-		s.buckets = cb.DefaultBuckets
-	}
-	if c.WindowCalls > 0 {
-		s.window, s.buckets = cb.DefaultWindow, 0
-	} else {
-		s.width = s.window / time.Duration(s.buckets)
-	}
-	s.leaseTTL = c.HalfOpenTimeout
-	if s.leaseTTL == 0 {
-		s.leaseTTL = c.OpenTimeout
-	}
-	if s.leaseTTL == 0 {
-		s.leaseTTL = cb.DefaultOpenTimeout
 	}
 	return s
 }
 
 func (f *Fleet) newMember(c cb.Circuit) (*member, error) {
-	s := shapeOf(c.Config())
+	link := c.FleetLink()
+	s := shapeOf(link)
 	if f.o.setEvery && s.width > f.o.interval {
 		return nil, fmt.Errorf("%w: interval %v is shorter than a bucket (%v) of breaker %q's window: each sync would write the same bucket again",
 			ErrInvalidOption, f.o.interval, s.width, c.Name())
 	}
-	link := c.FleetLink()
 	return &member{
 		name:   c.Name(),
-		c:      c,
 		link:   link,
 		base:   baseKey(f.o.prefix, c.Name()),
 		warm:   make(chan struct{}),
@@ -125,11 +112,17 @@ func (f *Fleet) newMember(c cb.Circuit) (*member, error) {
 	}, nil
 }
 
-// goLocal makes the breaker a local breaker: no fleet window, no hold.
+// goLocal makes the breaker a local breaker for good: no listener, no
+// fleet window, no hold.
 func (m *member) goLocal() {
 	if m.unsub != nil {
 		m.unsub()
 	}
+	m.release()
+}
+
+// release lets go of the breaker: no fleet window, no hold.
+func (m *member) release() {
 	m.link.SetWindow(0, nil)
 	m.link.HoldProbes(false)
 }
@@ -148,8 +141,7 @@ func (m *member) join() {
 // local breaker until the fleet is reached again.
 func (m *member) degrade() {
 	m.joined, m.linked, m.pending = false, false, nil
-	m.link.SetWindow(0, nil)
-	m.link.HoldProbes(false)
+	m.release()
 }
 
 // hear notes a transition of a shared breaker: the ones the fleet
