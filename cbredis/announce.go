@@ -11,7 +11,7 @@ import (
 // records, for the members that have one.
 func (f *Fleet) announce(ctx context.Context, ms []*member) bool {
 	var todo []*member
-	var states []cb.FleetStatus
+	var args [][]any
 	for _, m := range ms {
 		if m.pending == nil || !m.joined || m.gen == -1 {
 			continue
@@ -21,15 +21,6 @@ func (f *Fleet) announce(ctx context.Context, ms []*member) bool {
 			m.pending = nil // the breaker has moved on since
 			continue
 		}
-		todo = append(todo, m)
-		states = append(states, st)
-	}
-	if len(todo) == 0 {
-		return true
-	}
-	args := make([][]any, len(todo))
-	for i, m := range todo {
-		st := states[i]
 		state, level, left := "closed", 0, time.Duration(0)
 		if m.pending.open {
 			state, level, left = "open", st.Level, st.Remaining
@@ -44,7 +35,11 @@ func (f *Fleet) announce(ctx context.Context, ms []*member) bool {
 			}
 		}
 		ttl := max(24*time.Hour, 2*left)
-		args[i] = []any{f.o.replica, m.gen, state, level, millis(left), millis(ttl)}
+		todo = append(todo, m)
+		args = append(args, []any{f.o.replica, m.gen, state, level, millis(left), millis(ttl)})
+	}
+	if len(todo) == 0 {
+		return true
 	}
 	cmds := f.pipeline(ctx, announceScript, todo, args)
 	ok := true

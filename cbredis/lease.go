@@ -64,7 +64,7 @@ func (f *Fleet) lease(ctx context.Context, ms []*member) {
 			m.link.GrantProbes(st.Generation)
 		case 3:
 			if len(v) > 6 {
-				m.link.AdoptOpen(time.Duration(v[6])*time.Millisecond, st.Level)
+				m.link.AdoptOpen(time.Duration(v[6])*time.Millisecond, rec.level)
 			}
 		}
 	}
